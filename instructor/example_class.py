@@ -1,0 +1,315 @@
+"""The example class: good and bad submissions generated from the notebooks themselves.
+
+Every student starts from the released notebooks; answer cells are filled from the
+source solutions (matched by grade_id, solution regions only, so hidden tests are
+never copied). Each student then breaks one thing on purpose. Because nothing is
+typed in by hand, the class follows the notebooks when they change.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+
+from instructor.course import CONFIG_FILE, notebook_names
+
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+
+# The function every notebook set builds on first, and the published numbers a
+# student could paste instead of computing them (see STACK.md "classic numbers").
+WRONG_TYPE_FUNCTION = "gradient_check"
+PUBLISHED_RESULTS = {
+    "gradient_check": 2.919335883291695e-10,
+    "gradient_check_n": 0.2850931567761623,
+}
+
+Notebooks = dict[str, object]  # file name -> NotebookNode, raw text (str) or absent
+
+
+def _stubs(config_file: Path = CONFIG_FILE) -> tuple[list[str], list[str]]:
+    """Return the code and text stubs nbgrader puts where solutions were, as lines."""
+    from traitlets.config import PyFileConfigLoader
+
+    config = PyFileConfigLoader(Path(config_file).name, path=str(Path(config_file).parent))
+    solutions = config.load_config().ClearSolutions
+    default_code = "# YOUR CODE HERE\nraise NotImplementedError()"
+    code = solutions.get("code_stub", {}).get("python", default_code)
+    text = solutions.get("text_stub", "YOUR ANSWER HERE")
+    return code.splitlines(), text.splitlines()
+
+
+def solution_regions(source: str) -> list[list[str]] | None:
+    """Return the lines between each BEGIN/END SOLUTION pair, or None when there are no markers."""
+    regions, current = [], None
+    for line in source.splitlines():
+        if line.strip() == BEGIN_SOLUTION:
+            current = []
+        elif line.strip() == END_SOLUTION:
+            regions.append(current or [])
+            current = None
+        elif current is not None:
+            current.append(line)
+    return regions if regions else None
+
+
+def fill_answer(released: str, source: str, stub: list[str]) -> str:
+    """Put the source's solution regions where the release has stubs.
+
+    Parameters
+    ----------
+    released : str
+        The released answer cell (stubs in place of solutions).
+    source : str
+        The same cell (same grade_id) in the instructor's source notebook.
+    stub : list of str
+        The stub lines nbgrader wrote for each solution region.
+    """
+    regions = solution_regions(source)
+    if regions is None:
+        # Without markers nbgrader replaces the whole cell by the stub.
+        return source
+    lines, out, index = released.splitlines(), [], 0
+    i = 0
+    while i < len(lines):
+        window = [line.strip() for line in lines[i : i + len(stub)]]
+        if window == [s.strip() for s in stub] and index < len(regions):
+            out.extend(regions[index])
+            index += 1
+            i += len(stub)
+        else:
+            out.append(lines[i])
+            i += 1
+    if index != len(regions):
+        raise ValueError(
+            f"answer cell has {len(regions)} solution regions in the source but "
+            f"{index} stubs in the release:\n{released}"
+        )
+    return "\n".join(out)
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _is_answer(cell) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
+def _is_test(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def solve(released, source, config_file: Path = CONFIG_FILE):
+    """Return a copy of the released notebook with every answer cell solved from `source`."""
+    code_stub, text_stub = _stubs(config_file)
+    solutions = {_grade_id(c): c for c in source.cells if _is_answer(c)}
+    nb = copy.deepcopy(released)
+    for cell in nb.cells:
+        if not _is_answer(cell):
+            continue
+        grade_id = _grade_id(cell)
+        if grade_id not in solutions:
+            raise KeyError(f"answer cell {grade_id!r} of the release is not in the source")
+        stub = code_stub if cell.cell_type == "code" else text_stub
+        cell.source = fill_answer(cell.source, solutions[grade_id].source, stub)
+    return nb
+
+
+def _first(cells, predicate, what: str, name: str):
+    for cell in cells:
+        if predicate(cell):
+            return cell
+    raise ValueError(f"{name} has no {what}; the example class needs one")
+
+
+def _function_cell(notebooks: Notebooks, function: str):
+    """Return the answer cell that defines `function`."""
+    pattern = re.compile(rf"^\s*def {re.escape(function)}\(", re.MULTILINE)
+    for nb in notebooks.values():
+        for cell in getattr(nb, "cells", []):
+            if _is_answer(cell) and cell.cell_type == "code" and pattern.search(cell.source):
+                return cell
+    raise ValueError(
+        f"no answer cell defines {function}() in {sorted(notebooks)}; "
+        "update the example class in instructor/example_class.py"
+    )
+
+
+def _function_node(source: str, function: str) -> ast.FunctionDef:
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            return node
+    raise ValueError(f"{function}() not found in:\n{source}")
+
+
+def _replace_segments(source: str, nodes, rewrite: Callable[[str], str]) -> str:
+    """Rewrite the source text of each AST node, last first so offsets stay valid."""
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    # ast offsets count UTF-8 bytes; the sources here are ASCII around returns.
+    spans = sorted(
+        (
+            (starts[n.lineno - 1] + n.col_offset, starts[n.end_lineno - 1] + n.end_col_offset)
+            for n in nodes
+        ),
+        reverse=True,
+    )
+    for begin, end in spans:
+        source = source[:begin] + rewrite(source[begin:end]) + source[end:]
+    return source
+
+
+def return_as_matrix(cell, function: str) -> None:
+    """Make `function` return np.array([[value]]) instead of value (a wrong type)."""
+    node = _function_node(cell.source, function)
+    values = [n.value for n in ast.walk(node) if isinstance(n, ast.Return) and n.value is not None]
+    cell.source = "import numpy as np\n" + _replace_segments(
+        cell.source, values, lambda text: f"np.array([[{text}]])"
+    )
+
+
+def return_constant(cell, function: str, value: float) -> None:
+    """Replace the body of `function` by `return value` (a hard-coded answer)."""
+    node = _function_node(cell.source, function)
+    lines = cell.source.splitlines()
+    body = node.body
+    indent = " " * body[0].col_offset
+    lines[body[0].lineno - 1 : node.end_lineno] = [f"{indent}return {value!r}"]
+    cell.source = "\n".join(lines)
+
+
+def _append(cell, code: str) -> None:
+    cell.source = cell.source.rstrip() + "\n" + code
+
+
+def example_class(solved: Notebooks, blank: Notebooks) -> dict[str, Notebooks]:
+    """Define the example students: student_id -> {notebook file name: content}.
+
+    A content is a NotebookNode, or a str written as is (for a notebook that is not
+    JSON); a notebook left out of the dict is missing from the submission.
+    """
+    names = sorted(solved)
+    first, second = names[0], names[1] if len(names) > 1 else names[0]
+    last = names[-1]
+
+    def students_copy() -> Notebooks:
+        return copy.deepcopy(solved)
+
+    def first_answer(nbs: Notebooks, name: str):
+        return _first(
+            nbs[name].cells, lambda c: _is_answer(c) and c.cell_type == "code", "answer cell", name
+        )
+
+    def first_test(nbs: Notebooks, name: str):
+        return _first(nbs[name].cells, _is_test, "test cell", name)
+
+    students: dict[str, Notebooks] = {}
+    students["full_solution"] = students_copy()
+    students["first_notebook_only"] = {**copy.deepcopy(blank), first: copy.deepcopy(solved[first])}
+    students["blank_release"] = copy.deepcopy(blank)
+
+    nbs = students_copy()
+    return_as_matrix(_function_cell(nbs, WRONG_TYPE_FUNCTION), WRONG_TYPE_FUNCTION)
+    students["wrong_types"] = nbs
+
+    nbs = students_copy()
+    for function, value in PUBLISHED_RESULTS.items():
+        return_constant(_function_cell(nbs, function), function, value)
+    students["hard_coded"] = nbs
+
+    nbs = students_copy()
+    # After the solution, so the loop is the only thing wrong: the timeout must
+    # interrupt it and let the rest of the notebook run.
+    _append(first_answer(nbs, first), "while True:\n    pass")
+    students["infinite_loop"] = nbs
+
+    nbs = students_copy()
+    for cell in nbs[first].cells:
+        if _is_answer(cell) and cell.cell_type == "code":
+            _append(cell, "def unfinished(:")
+    students["syntax_error"] = nbs
+
+    nbs = students_copy()
+    first_test(nbs, first).source = "pass"
+    students["test_cell_edited"] = nbs
+
+    nbs = students_copy()
+    nbs[first].cells.remove(first_test(nbs, first))
+    students["test_cell_deleted"] = nbs
+
+    nbs = students_copy()
+    first_test(nbs, first).metadata.nbgrader.points = 100
+    students["points_raised"] = nbs
+
+    nbs = students_copy()
+    _append(first_answer(nbs, second), "import os\nos._exit(1)")
+    students["kernel_dies"] = nbs
+
+    nbs = students_copy()
+    text = nbformat.writes(nbs[last])
+    nbs[last] = text[: len(text) // 2]  # cut mid-file, as an interrupted upload would
+    students["invalid_json"] = nbs
+
+    nbs = students_copy()
+    del nbs[second]
+    students["missing_notebook"] = nbs
+
+    nbs = students_copy()
+    _append(first_answer(nbs, first), "print('x' * 4_000_000)")
+    students["huge_output"] = nbs
+    return students
+
+
+def build_example_class(
+    release_dir, source_dir, dest, assignment: str | None = None, config_file=CONFIG_FILE
+) -> list[str]:
+    """Write the example class as ``dest/<student_id>/<assignment>/<notebook>.ipynb``.
+
+    Parameters
+    ----------
+    release_dir : path-like
+        Released notebooks of one assignment (``release/<assignment>``).
+    source_dir : path-like
+        The instructor's source notebooks of the same assignment.
+    dest : path-like
+        Submissions folder to create (existing student folders are replaced).
+    assignment : str, optional
+        Folder name under each student; default is the release folder's name.
+
+    Returns
+    -------
+    list of str
+        The student ids written.
+    """
+    release_dir, source_dir, dest = Path(release_dir), Path(source_dir), Path(dest)
+    assignment = assignment or release_dir.name
+    names = notebook_names(release_dir)
+    if not names:
+        raise ValueError(f"no released notebooks in {release_dir}; run `make release` first")
+    blank = {name: nbformat.read(release_dir / name, as_version=4) for name in names}
+    solved = {
+        name: solve(blank[name], nbformat.read(source_dir / name, as_version=4), config_file)
+        for name in names
+    }
+    students = example_class(solved, blank)
+    for student_id, notebooks in students.items():
+        folder = dest / student_id / assignment
+        if folder.exists():
+            for old in folder.glob("*.ipynb"):
+                old.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, content in notebooks.items():
+            if isinstance(content, str):
+                (folder / name).write_text(content, encoding="utf-8")
+            else:
+                nbformat.write(content, folder / name)
+    return sorted(students)

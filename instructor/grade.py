@@ -1,0 +1,450 @@
+"""Grade a class of submissions with nbgrader, one student at a time, into one output folder.
+
+Run as ``python -m instructor.grade --submissions DIR --out DIR [--db-url URL]``
+(or ``make grade SUBMISSIONS=DIR OUT=DIR``). DIR holds ``<student_id>/<assignment>/*.ipynb``
+and is only read. Under OUT: nbgrader's course folders, ``gradebook.db``,
+``feedback/<student_id>/<assignment>/*.html`` and ``grades.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from instructor import checks
+from instructor.course import (
+    CONFIG_FILE,
+    SOURCE_ROOT,
+    GradingError,
+    find_assignment,
+    generate_assignment,
+    load_config,
+    notebook_names,
+    only_notebook,
+    open_api,
+)
+
+STATE_FILE = "grading_state.json"
+GRADES_FILE = "grades.csv"
+SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
+
+
+@dataclass
+class StudentRow:
+    """One line of grades.csv."""
+
+    student_id: str
+    scores: dict[str, float]
+    auto_score: float
+    auto_max: float
+    manual_pending: bool
+    status: str
+    regraded: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def _files(folder: Path) -> list[Path]:
+    """Return every file below `folder`, sorted, skipping editor and Jupyter leftovers."""
+    found = []
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and not SKIP_NAMES.intersection(path.relative_to(folder).parts):
+            found.append(path)
+    return found
+
+
+def content_hash(folder: Path, salt: str = "") -> str:
+    """Return a sha256 over the relative names and bytes of the files below `folder`."""
+    digest = hashlib.sha256(salt.encode())
+    for path in _files(folder):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _load_state(out: Path) -> dict:
+    path = out / STATE_FILE
+    if path.is_file():
+        return json.loads(path.read_text())
+    return {"source_hash": None, "students": {}}
+
+
+def _save_state(out: Path, state: dict) -> None:
+    """Write the state atomically, so an interrupted run never leaves half a file."""
+    tmp = out / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    os.replace(tmp, out / STATE_FILE)
+
+
+def _student_ids(submissions: Path) -> list[str]:
+    return sorted(
+        p.name
+        for p in submissions.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name not in SKIP_NAMES
+    )
+
+
+def prepare_course(out: Path, source_root: Path, assignment: str, config_file: Path) -> str:
+    """Copy the source notebooks and nbgrader config into the course root `out`.
+
+    Returns
+    -------
+    str
+        A hash of what was copied; when it changes the assignment must be regenerated.
+    """
+    source = Path(source_root) / assignment
+    dest = out / "notebooks" / assignment
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(*SKIP_NAMES))
+    shutil.copyfile(config_file, out / "nbgrader_config.py")
+    return content_hash(dest, salt=Path(config_file).read_text())
+
+
+def _in_gradebook(db_url: str, course_id: str, assignment: str, student_id: str | None) -> bool:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            if student_id is None:
+                gb.find_assignment(assignment)
+            else:
+                gb.find_submission(assignment, student_id)
+        except MissingEntry:
+            return False
+    return True
+
+
+def _zero_notebooks(db_url, course_id, assignment, student_id, names) -> None:
+    """Give zero to notebooks nbgrader could not grade, as nbgrader does for missing ones.
+
+    A notebook whose autograde failed keeps grades that say "needs manual grade"
+    with no score, or the scores of an earlier run.
+    """
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url, course_id) as gb:
+        gb.update_or_create_student(student_id)
+        # Creates the submission (with empty grades) when no notebook could be autograded.
+        gb.update_or_create_submission(assignment, student_id)
+        for name in names:
+            notebook = gb.find_submission_notebook(Path(name).stem, assignment, student_id)
+            for grade in notebook.grades:
+                grade.auto_score = 0
+                grade.manual_score = None
+                grade.needs_manual_grade = False
+        gb.db.commit()
+
+
+def _failure_message(result: dict, notebook: str) -> str:
+    """Name what went wrong in a failed autograde of one notebook."""
+    text = (result.get("log") or "") + (result.get("error") or "")
+    # nbgrader turns a dead kernel (nbclient's DeadKernelError) into UnresponsiveKernelError.
+    if "DeadKernelError" in text or "Kernel died" in text or "UnresponsiveKernelError" in text:
+        return f"kernel died in {notebook}"
+    # The traceback's own exception, not nbgrader's closing "see the log" message.
+    raised = [
+        match.group(1)
+        for match in re.finditer(r"^\s*((?:\w+\.)*\w*(?:Error|Exception)\b.*)$", text, re.M)
+        if "NbGraderException" not in match.group(1)
+    ]
+    what = raised[-1].strip() if raised else "see the nbgrader log"
+    return f"autograde failed for {notebook}: {what[:200]}"
+
+
+class ClassGrader:
+    """Grades every submission of one assignment into the course root `out`.
+
+    Parameters
+    ----------
+    out : Path
+        Output folder and nbgrader course root.
+    db_url : str, optional
+        Gradebook URL; default ``sqlite:///<out>/gradebook.db``.
+    source_root : Path
+        Folder of source assignments (the instructor's notebooks with solutions).
+    config_file : Path
+        The nbgrader_config.py to copy into the course root.
+    assignment : str, optional
+        Assignment name; default is the only one under `source_root`.
+    echo : callable
+        Receives one progress line per student.
+    """
+
+    def __init__(
+        self,
+        out,
+        db_url=None,
+        source_root=SOURCE_ROOT,
+        config_file=CONFIG_FILE,
+        assignment=None,
+        echo=print,
+    ):
+        self.out = Path(out).resolve()
+        self.source_root = Path(source_root)
+        self.config_file = Path(config_file)
+        self.assignment = find_assignment(self.source_root, assignment)
+        self.echo = echo
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.config = load_config(self.out, self.config_file, db_url)
+        self.db_url = self.config.CourseDirectory.db_url
+        self.course_id = self.config.CourseDirectory.course_id
+        self.api = open_api(self.config)
+        self.state = _load_state(self.out)
+
+    @property
+    def release_dir(self) -> Path:
+        return self.out / "release" / self.assignment
+
+    def _student_dir(self, kind: str, student_id: str) -> Path:
+        return self.out / kind / student_id / self.assignment
+
+    def setup(self) -> None:
+        """Copy the sources and (re)generate the assignment into the gradebook when needed."""
+        source_hash = prepare_course(self.out, self.source_root, self.assignment, self.config_file)
+        fresh = (
+            self.state.get("source_hash") == source_hash
+            and self.release_dir.is_dir()
+            and _in_gradebook(self.db_url, self.course_id, self.assignment, None)
+        )
+        if not fresh:
+            generate_assignment(self.api, self.assignment)
+            # Everyone is graded again against the new sources.
+            self.state = {"source_hash": source_hash, "students": {}}
+            _save_state(self.out, self.state)
+        self.notebooks = notebook_names(self.release_dir)
+        if not self.notebooks:
+            raise GradingError(f"nbgrader released no notebooks into {self.release_dir}")
+
+    def grade_student(self, submissions: Path, student_id: str) -> bool:
+        """Autograde one student unless their submission is unchanged; return True if graded."""
+        source = Path(submissions) / student_id / self.assignment
+        if not source.is_dir():
+            self.state["students"][student_id] = {
+                "hash": None,
+                "problems": [f"no {self.assignment} folder in the submission"],
+                "graded": False,
+            }
+            return False
+        digest = content_hash(source, salt=self.state["source_hash"])
+        known = self.state["students"].get(student_id, {})
+        if (
+            known.get("hash") == digest
+            and known.get("graded")
+            and _in_gradebook(self.db_url, self.course_id, self.assignment, student_id)
+        ):
+            return False
+
+        problems, readable = self._copy_submission(source, student_id)
+        failed = [name for name in self.notebooks if name not in readable]
+        for name in readable:
+            with only_notebook(self.api, name):
+                result = self.api.autograde(self.assignment, student_id, force=True, create=True)
+            if not result.get("success"):
+                problems.append(_failure_message(result, name))
+                failed.append(name)
+            elif checks.timed_out(self._student_dir("autograded", student_id) / name):
+                problems.append(f"cell timed out in {name}")
+        _zero_notebooks(self.db_url, self.course_id, self.assignment, student_id, failed)
+        if len(failed) < len(self.notebooks):
+            result = self.api.generate_feedback(self.assignment, student_id, force=True)
+            if not result.get("success"):
+                problems.append("feedback could not be generated: see nbgrader log")
+        self.state["students"][student_id] = {"hash": digest, "problems": problems, "graded": True}
+        _save_state(self.out, self.state)
+        return True
+
+    def _copy_submission(self, source: Path, student_id: str) -> tuple[list[str], list[str]]:
+        """Copy what nbgrader can read into OUT/submitted; return (problems, readable names).
+
+        Unreadable notebooks are left out: nbgrader would stop at them and drop the
+        student's other notebooks too. Earlier results for the student are removed,
+        so nothing stale survives a regrade.
+        """
+        for kind in ("submitted", "autograded", "feedback"):
+            folder = self._student_dir(kind, student_id)
+            if folder.exists():
+                shutil.rmtree(folder)
+        dest = self._student_dir("submitted", student_id)
+        dest.mkdir(parents=True)
+        problems, readable = [], []
+        for name in self.notebooks:
+            path = source / name
+            if not path.is_file():
+                problems.append(f"missing notebook {name}")
+                continue
+            problem = checks.read_problem(path)
+            if problem:
+                problems.append(problem)
+                continue
+            readable.append(name)
+            problems.extend(checks.tampering(path, self.release_dir / name))
+        for path in _files(source):
+            relative = path.relative_to(source)
+            if path.suffix == ".ipynb" and str(relative) not in readable:
+                continue
+            (dest / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest / relative)
+        for name in readable:
+            nb = nbformat.read(dest / name, as_version=4)
+            if checks.restore_deleted_test_cells(
+                nb, nbformat.read(self.release_dir / name, as_version=4)
+            ):
+                nbformat.write(nb, dest / name)
+        return problems, readable
+
+    def rows(self) -> list[StudentRow]:
+        """Read every known student's scores from the gradebook."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        rows = []
+        with Gradebook(self.db_url, self.course_id) as gb:
+            maxima = {
+                name: gb.find_notebook(Path(name).stem, self.assignment).max_code_score
+                for name in self.notebooks
+            }
+            for student_id, known in sorted(self.state["students"].items()):
+                scores, pending = dict.fromkeys(self.notebooks, 0.0), False
+                try:
+                    submission = gb.find_submission(self.assignment, student_id)
+                except MissingEntry:
+                    submission = None
+                for notebook in submission.notebooks if submission else []:
+                    name = notebook.name + ".ipynb"
+                    if name in scores:
+                        scores[name] = float(notebook.code_score)
+                        pending = pending or bool(notebook.needs_manual_grade)
+                problems = known.get("problems", [])
+                rows.append(
+                    StudentRow(
+                        student_id=student_id,
+                        scores=scores,
+                        auto_score=sum(scores.values()),
+                        auto_max=float(sum(maxima.values())),
+                        manual_pending=pending,
+                        status="; ".join(problems) or "ok",
+                        problems=list(problems),
+                    )
+                )
+        return rows
+
+    def write_csv(self, rows: list[StudentRow]) -> Path:
+        """Write grades.csv: one row per student, one score column per notebook."""
+        path = self.out / GRADES_FILE
+        stems = [Path(name).stem for name in self.notebooks]
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(
+                ["student_id", *stems, "auto_score", "auto_max", "manual_pending", "status"]
+            )
+            for row in rows:
+                writer.writerow(
+                    [
+                        row.student_id,
+                        *(f"{row.scores[name]:g}" for name in self.notebooks),
+                        f"{row.auto_score:g}",
+                        f"{row.auto_max:g}",
+                        "yes" if row.manual_pending else "no",
+                        row.status,
+                    ]
+                )
+        return path
+
+
+def grade_class(
+    submissions,
+    out,
+    db_url=None,
+    source_root=SOURCE_ROOT,
+    config_file=CONFIG_FILE,
+    assignment=None,
+    echo=print,
+) -> list[StudentRow]:
+    """Grade every student folder of `submissions` into `out` and write `out/grades.csv`.
+
+    Parameters
+    ----------
+    submissions : path-like
+        Folder of ``<student_id>/<assignment>/<notebook>.ipynb``; never modified.
+    out : path-like
+        Output folder (nbgrader course root); created if needed, reused on reruns.
+    db_url : str, optional
+        Gradebook URL (default ``sqlite:///<out>/gradebook.db``).
+    source_root, config_file, assignment
+        The instructor's source notebooks, nbgrader config and assignment name.
+    echo : callable
+        Receives one progress line per student.
+
+    Returns
+    -------
+    list of StudentRow
+        The rows written to grades.csv, sorted by student id.
+
+    Raises
+    ------
+    GradingError
+        When grading cannot run at all (missing folders, nbgrader cannot generate
+        the assignment). A broken submission never raises: it is reported in its row.
+    """
+    submissions = Path(submissions).resolve()
+    out = Path(out).resolve()
+    if not submissions.is_dir():
+        raise GradingError(f"submissions folder {submissions} does not exist")
+    if out == submissions or out in submissions.parents or submissions in out.parents:
+        raise GradingError(
+            f"--out {out} and --submissions {submissions} must not contain each other: "
+            "submissions are read only"
+        )
+    grader = ClassGrader(out, db_url, source_root, config_file, assignment, echo)
+    grader.setup()
+    student_ids = _student_ids(submissions)
+    for number, student_id in enumerate(student_ids, start=1):
+        start = time.perf_counter()
+        graded = grader.grade_student(submissions, student_id)
+        problems = grader.state["students"][student_id]["problems"]
+        what = f"graded in {time.perf_counter() - start:.1f} s" if graded else "unchanged"
+        echo(f"[{number}/{len(student_ids)}] {student_id}: {what}; {'; '.join(problems) or 'ok'}")
+    rows = grader.rows()
+    grader.write_csv(rows)
+    return rows
+
+
+def main(argv=None) -> int:
+    """Command-line entry point; returns the process exit status."""
+    parser = argparse.ArgumentParser(prog="python -m instructor.grade", description=__doc__)
+    parser.add_argument("--submissions", required=True, type=Path, help="folder to grade")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument(
+        "--db-url",
+        default=os.environ.get("DB_URL") or None,
+        help="gradebook URL (default: sqlite:///OUT/gradebook.db; env DB_URL)",
+    )
+    parser.add_argument("--source", type=Path, default=SOURCE_ROOT, help=argparse.SUPPRESS)
+    parser.add_argument("--config", type=Path, default=CONFIG_FILE, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--assignment", default=None, help="assignment name (default: the only one)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        rows = grade_class(
+            args.submissions, args.out, args.db_url, args.source, args.config, args.assignment
+        )
+    except GradingError as error:
+        print(f"grade: cannot grade: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(rows)} students; grades: {Path(args.out) / GRADES_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
