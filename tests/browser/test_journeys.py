@@ -1,0 +1,145 @@
+"""What a student sees in JupyterLab: solve and validate, validate a blank notebook, debug to a chart.
+
+Every journey starts from a fresh working copy of release/ and types its answers through the
+cell editor. Checks are on what the page shows and on the notebook as saved to disk.
+"""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from labdriver import NotebookPage, cell_indices, is_answer_cell, is_test_cell, solution_sources
+
+pytestmark = pytest.mark.browser
+
+ONE_D = "01_gradient_check_1d.ipynb"
+BUGGY_BACKPROP = "03_debug_buggy_backprop.ipynb"
+PNG = "image/png"
+SUCCESS = "Success! Your notebook passes all the tests."
+CELL_FAILED = "The following cell failed:"
+STUB = "raise NotImplementedError()"
+
+
+def type_solutions(notebook: NotebookPage, source_notebook: Path) -> dict[int, str]:
+    """Type the instructor's solution into each answer cell (matched by grade_id).
+
+    Returns the typed code by cell index.
+    """
+    solutions = solution_sources(source_notebook)
+    typed = {}
+    for grade_id, index in cell_indices(notebook.path, is_answer_cell).items():
+        notebook.replace_cell_source(index, solutions[grade_id])
+        typed[index] = solutions[grade_id]
+    assert typed, f"{notebook.relative} has no answer cell to fill"
+    return typed
+
+
+def stream_text(cell: nbformat.NotebookNode) -> str:
+    return "".join(output.text for output in cell.outputs if output.output_type == "stream")
+
+
+def error_outputs(saved: nbformat.NotebookNode) -> list[str]:
+    """Error names and stderr text found in the saved notebook's outputs."""
+    found = []
+    for cell in saved.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                found.append(f"{output.ename}: {output.evalue}")
+            elif output.output_type == "stream" and output.name == "stderr":
+                found.append(output.text)
+    return found
+
+
+def image_cells(saved: nbformat.NotebookNode) -> list[int]:
+    """Indices of code cells whose saved outputs hold a PNG image (matplotlib figures)."""
+    return [
+        index
+        for index, cell in enumerate(saved.cells)
+        if cell.cell_type == "code"
+        and any(PNG in output.get("data", {}) for output in cell.outputs)
+    ]
+
+
+def assert_ran_cleanly(notebook: NotebookPage, saved: nbformat.NotebookNode) -> None:
+    """Every code cell ran, nothing failed, and the page shows each test cell's printout."""
+    assert notebook.error_outputs().count() == 0, notebook.error_outputs().all_inner_texts()
+    assert error_outputs(saved) == []
+    unrun = [
+        i
+        for i, cell in enumerate(saved.cells)
+        if cell.cell_type == "code" and cell.execution_count is None
+    ]
+    assert unrun == [], f"code cells never run: {unrun}"
+    for grade_id, index in cell_indices(notebook.path, is_test_cell).items():
+        printed = stream_text(saved.cells[index])
+        if printed.strip():
+            shown = "".join(notebook.outputs(index).all_inner_texts())
+            assert printed.strip() in shown, f"{grade_id}: page shows {shown!r}"
+
+
+def assert_image_shown(notebook: NotebookPage, index: int) -> None:
+    """The cell's output on the page is a loaded <img> (not a broken or empty one)."""
+    image = notebook.outputs(index).locator("img").last
+    image.scroll_into_view_if_needed()
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+
+
+def test_student_solves_1d_runs_all_and_validates(
+    page, lab_server, work_dir, source_dir, screenshot
+) -> None:
+    notebook = NotebookPage(page, lab_server, str(work_dir / ONE_D)).open()
+    typed = type_solutions(notebook, source_dir / ONE_D)
+    notebook.run_all()
+    saved = notebook.save()
+
+    # What was typed through CodeMirror reached the file unchanged (no auto-indent, no
+    # doubled brackets).
+    for index, code in typed.items():
+        assert saved.cells[index].source == code
+    assert_ran_cleanly(notebook, saved)
+    plots = image_cells(saved)
+    assert plots, "no matplotlib figure in the saved notebook"
+    assert_image_shown(notebook, plots[-1])
+    screenshot("01_student_solves_1d_plot")
+
+    dialog = notebook.validate()
+    assert "nbgrader-SuccessDialog" in dialog.get_attribute("class")
+    assert SUCCESS in dialog.inner_text()
+    screenshot("01_student_solves_1d_validated")
+
+
+def test_blank_1d_notebook_fails_validation(page, lab_server, work_dir, screenshot) -> None:
+    notebook = NotebookPage(page, lab_server, str(work_dir / ONE_D)).open()
+    dialog = notebook.validate()
+    screenshot("02_blank_1d_validate_fails")
+
+    assert "nbgrader-ErrorDialog" in dialog.get_attribute("class")
+    message = dialog.locator("#validation-message.validation-failed")
+    assert message.inner_text().count(CELL_FAILED) == len(cell_indices(notebook.path, is_test_cell))
+    # nbgrader lists each failing cell as two <pre>: its source, then its error.
+    blocks = message.locator("pre").all_inner_texts()
+    sources, errors = blocks[0::2], blocks[1::2]
+    saved = nbformat.read(notebook.path, as_version=4)
+    tests = cell_indices(notebook.path, is_test_cell)
+    assert sorted(s.strip() for s in sources) == sorted(
+        saved.cells[index].source.strip() for index in tests.values()
+    )
+    assert all("Error" in error for error in errors), errors
+    # Validate saved the notebook first; the answers are still the release's stubs.
+    for index in cell_indices(notebook.path, is_answer_cell).values():
+        assert STUB in saved.cells[index].source
+
+
+def test_buggy_backprop_notebook_runs_to_its_bar_chart(
+    page, lab_server, work_dir, source_dir, screenshot
+) -> None:
+    notebook = NotebookPage(page, lab_server, str(work_dir / BUGGY_BACKPROP)).open()
+    type_solutions(notebook, source_dir / BUGGY_BACKPROP)
+    notebook.run_all()
+    saved = notebook.save()
+
+    assert_ran_cleanly(notebook, saved)
+    last_code_cell = max(i for i, cell in enumerate(saved.cells) if cell.cell_type == "code")
+    assert last_code_cell in image_cells(saved), "the last code cell draws no figure"
+    assert_image_shown(notebook, last_code_cell)
+    screenshot("03_buggy_backprop_bar_chart")
