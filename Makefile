@@ -1,0 +1,55 @@
+# Verbs for people: `make setup`, `make test`, `make demo`, `make release`, `make grade`, `make lab`.
+# Nothing here needs the venv activated: .venv/bin goes first on PATH for every recipe
+# (nbgrader shells out to `alembic`, which must be found there).
+
+PYTHON ?= python3
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+# Notebooks and kernels must use the venv's Python, never a user-wide kernelspec.
+export JUPYTER_PLATFORM_DIRS := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+STAMP := $(VENV)/.installed
+
+SUBMISSIONS ?=
+OUT ?= build/grade
+
+.PHONY: setup test test-fast test-browser lint release grade demo lab clean
+
+setup: $(STAMP)
+
+# Re-installs only when pyproject.toml changes (or the venv is missing).
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e ".[test]"
+	$(VENV)/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (gradient checking)"
+	touch $@
+
+lint: setup
+	ruff check course_utils tests benchmarks instructor nbgrader_config.py notebooks
+
+test: setup lint
+	python -m pytest
+
+test-fast: setup
+	python -m pytest -m "not slow and not browser"
+
+test-browser: setup
+	python -m pytest -m browser
+
+release: setup
+	python -m instructor.release
+
+grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<dir> OUT=<dir>"; exit 2; }
+	python -m instructor.grade --submissions "$(SUBMISSIONS)" --out "$(OUT)" $(if $(DB_URL),--db-url "$(DB_URL)")
+
+demo: setup
+	python -m instructor.demo
+
+lab: setup
+	python -m instructor.lab
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache gradebook.db
