@@ -149,14 +149,12 @@ def test_notebook_2_shows_the_published_difference_of_the_correct_backprop():
 
 def test_notebook_3_shows_the_buggy_then_the_fixed_difference_and_a_bar_chart():
     nb = _read(NOTEBOOKS[2].name)
-    buggy, fixed = (
-        float(v) for v in re.findall(r"overall difference at epsilon = 1e-7: " + NUMBER, _stdout(nb))
-    )
+    pattern = r"overall difference at epsilon = 1e-7: " + NUMBER
+    buggy, fixed = (float(v) for v in re.findall(pattern, _stdout(nb)))
     assert math.isclose(buggy, PUBLISHED_DIFFERENCE_N_BUGGY, rel_tol=1e-9)
     assert math.isclose(fixed, PUBLISHED_DIFFERENCE_N_CORRECT, rel_tol=1e-5, abs_tol=1e-8)
-    assert any(
-        "image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs
-    )
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
     # The per-block table: the two bugs stand out at both steps; correct blocks are noisy at
     # 1e-7 and clean at 1e-4.
     rows = dict(

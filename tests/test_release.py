@@ -58,7 +58,8 @@ def test_release_has_no_solutions_hidden_tests_or_outputs(name):
         if meta.get("solution") and cell.cell_type == "markdown":
             assert text.strip() == "YOUR ANSWER HERE"
         if meta.get("locked"):
-            assert cell.metadata.get("editable") is False and cell.metadata.get("deletable") is False
+            assert cell.metadata.get("editable") is False
+            assert cell.metadata.get("deletable") is False
 
 
 @pytest.mark.slow
