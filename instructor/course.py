@@ -160,7 +160,12 @@ def only_notebook(api, notebook: str) -> Iterator[None]:
 
 def generate_assignment(api, assignment: str) -> str:
     """Run nbgrader generate_assignment (release + gradebook entries); return its log."""
-    return require(
-        api.generate_assignment(assignment, force=True, create=True),
-        f"nbgrader generate_assignment {assignment}",
-    )
+    result = api.generate_assignment(assignment, force=True, create=True)
+    text = (result.get("log") or "") + (result.get("error") or "")
+    if not result.get("success") and "there are submissions associated" in text:
+        raise GradingError(
+            f"the source notebooks of {assignment} gained or lost cells since this gradebook "
+            f"graded submissions ({api.coursedir.db_url}); nbgrader cannot change a graded "
+            "assignment's cells: grade into a new --out folder"
+        )
+    return require(result, f"nbgrader generate_assignment {assignment}")

@@ -16,17 +16,18 @@ from pathlib import Path
 
 import nbformat
 
+from course_utils.testcases import PUBLISHED_DIFFERENCE_1D, PUBLISHED_DIFFERENCE_N_CORRECT
 from instructor.course import CONFIG_FILE, notebook_names
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 
-# The function every notebook set builds on first, and the published numbers a
-# student could paste instead of computing them (see STACK.md "classic numbers").
+# The function the wrong_types student breaks, and the published numbers the
+# hard_coded student pastes instead of computing them.
 WRONG_TYPE_FUNCTION = "gradient_check"
 PUBLISHED_RESULTS = {
-    "gradient_check": 2.919335883291695e-10,
-    "gradient_check_n": 0.2850931567761623,
+    "gradient_check": PUBLISHED_DIFFERENCE_1D,
+    "gradient_check_n": PUBLISHED_DIFFERENCE_N_CORRECT,
 }
 
 Notebooks = dict[str, object]  # file name -> NotebookNode, raw text (str) or absent

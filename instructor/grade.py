@@ -400,10 +400,17 @@ def grade_class(
     out = Path(out).resolve()
     if not submissions.is_dir():
         raise GradingError(f"submissions folder {submissions} does not exist")
-    if out == submissions or out in submissions.parents or submissions in out.parents:
+    # Submissions may sit inside OUT (the demo does), but never in a folder grading
+    # rewrites, and OUT never inside the read-only submissions.
+    owned = [out / name for name in ("notebooks", "release", "submitted", "autograded", "feedback")]
+    if (
+        out == submissions
+        or submissions in out.parents
+        or any(folder == submissions or folder in submissions.parents for folder in owned)
+    ):
         raise GradingError(
-            f"--out {out} and --submissions {submissions} must not contain each other: "
-            "submissions are read only"
+            f"--submissions {submissions} overlaps what grading writes in --out {out}; "
+            "submissions are read only: use separate folders"
         )
     grader = ClassGrader(out, db_url, source_root, config_file, assignment, echo)
     grader.setup()

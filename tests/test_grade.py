@@ -1,0 +1,289 @@
+"""`make grade`: the example class graded once, each student's outcome, leaks, reruns."""
+
+import hashlib
+import html
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor.course import SOURCE_ROOT, find_assignment, load_config, notebook_names
+from instructor.example_class import (
+    PUBLISHED_RESULTS,
+    WRONG_TYPE_FUNCTION,
+    build_example_class,
+)
+from instructor.feedback import BEGIN_HIDDEN, END_HIDDEN
+from instructor.grade import GRADES_FILE, ClassGrader, grade_class
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENT = find_assignment(SOURCE_ROOT)
+NAMES = notebook_names(SOURCE_ROOT / ASSIGNMENT)
+FIRST, SECOND, LAST = NAMES[0], NAMES[1 if len(NAMES) > 1 else 0], NAMES[-1]
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, keyed by relative path."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def secret_lines(source_root: Path = SOURCE_ROOT) -> set[str]:
+    """Non-blank hidden-test lines of the source notebooks that appear nowhere else in them.
+
+    A line also found outside the hidden regions (a solution line, a docstring line of a
+    visible function) gives nothing away when feedback shows it.
+    """
+    hidden, visible = set(), set()
+    for path in (source_root / ASSIGNMENT).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if BEGIN_HIDDEN in line:
+                    inside = True
+                elif END_HIDDEN in line:
+                    inside = False
+                elif line.strip():
+                    (hidden if inside else visible).add(line.strip())
+    return hidden - visible
+
+
+def cell_points(out: Path) -> dict[str, dict[str, float]]:
+    """Gradebook max score of each autograded test cell: notebook name -> grade_id -> points."""
+    from nbgrader.api import Gradebook
+
+    course = load_config(out).CourseDirectory
+    with Gradebook(course.db_url, course.course_id) as gb:
+        assignment = gb.find_assignment(ASSIGNMENT)
+        return {
+            notebook.name + ".ipynb": {
+                cell.name: cell.max_score
+                for cell in notebook.grade_cells
+                if cell.cell_type == "code"
+            }
+            for notebook in assignment.notebooks
+        }
+
+
+def sources_of_test_cells(out: Path) -> dict[str, dict[str, str]]:
+    """Source (hidden tests included) of each test cell: notebook name -> grade_id -> source."""
+    return {
+        name: {
+            cell.metadata.nbgrader["grade_id"]: cell.source
+            for cell in nbformat.read(out / "notebooks" / ASSIGNMENT / name, as_version=4).cells
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade")
+            and cell.cell_type == "code"
+        }
+        for name in NAMES
+    }
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The example class, built from a fresh release, graded once."""
+    root = tmp_path_factory.mktemp("grade")
+    out, submissions, source = root / "out", root / "submissions", root / "source"
+    # A snapshot: reruns below must see the same sources even if notebooks/ is being edited.
+    shutil.copytree(SOURCE_ROOT / ASSIGNMENT, source / ASSIGNMENT)
+    # Generates out/release, from which the class is built; grading then reuses it.
+    ClassGrader(out, source_root=source, assignment=ASSIGNMENT, echo=print).setup()
+    students = build_example_class(out / "release" / ASSIGNMENT, source / ASSIGNMENT, submissions)
+    before = tree_digest(submissions)
+    lines = []
+    rows = grade_class(submissions, out, source_root=source, echo=lines.append)
+    return {
+        "out": out,
+        "submissions": submissions,
+        "students": students,
+        "before": before,
+        "rows": {row.student_id: row for row in rows},
+        "csv": (out / GRADES_FILE).read_bytes(),
+        "points": cell_points(out),
+        "tests": sources_of_test_cells(out),
+        "lines": lines,
+        "source": source,
+    }
+
+
+def maximum(graded, name: str) -> float:
+    return sum(graded["points"][name].values())
+
+
+def without_cells_using(graded, name: str, functions) -> float:
+    """Max score of notebook `name` minus the test cells that call any of `functions`."""
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, functions)) + r")\b")
+    return sum(
+        points
+        for grade_id, points in graded["points"][name].items()
+        if not pattern.search(graded["tests"][name][grade_id])
+    )
+
+
+def expected_scores(graded, student: str) -> dict[str, float]:
+    """Per-notebook automatic score each example student must get, from gradebook points."""
+    full = {name: maximum(graded, name) for name in NAMES}
+    zero = dict.fromkeys(NAMES, 0.0)
+    if student in ("blank_release",):
+        return zero
+    if student == "first_notebook_only":
+        return {**zero, FIRST: full[FIRST]}
+    if student == "syntax_error":
+        return {**full, FIRST: 0.0}
+    if student == "kernel_dies":
+        return {**full, SECOND: 0.0}
+    if student == "missing_notebook":
+        return {**full, SECOND: 0.0}
+    if student == "invalid_json":
+        return {**full, LAST: 0.0}
+    if student == "wrong_types":
+        return {name: without_cells_using(graded, name, [WRONG_TYPE_FUNCTION]) for name in NAMES}
+    if student == "hard_coded":
+        return {name: without_cells_using(graded, name, PUBLISHED_RESULTS) for name in NAMES}
+    return full
+
+
+def expected_status(graded, student: str) -> str:
+    first_test = next(iter(graded["tests"][FIRST]))  # notebook order
+    return {
+        "infinite_loop": f"cell timed out in {FIRST}",
+        "kernel_dies": f"kernel died in {SECOND}",
+        "invalid_json": f"{LAST} is not valid JSON",
+        "missing_notebook": f"missing notebook {SECOND}",
+        "test_cell_edited": f"test cell restored: {FIRST} {first_test} (edited)",
+        "test_cell_deleted": f"test cell restored: {FIRST} {first_test} (deleted)",
+        "points_raised": (
+            f"points restored: {FIRST} {first_test} "
+            f"(100 -> {graded['points'][FIRST][first_test]:g})"
+        ),
+    }.get(student, "ok")
+
+
+def test_every_example_student_gets_a_row(graded):
+    assert sorted(graded["rows"]) == sorted(graded["students"])
+    assert len(graded["students"]) >= 14
+
+
+@pytest.mark.parametrize(
+    "student",
+    [
+        "full_solution",
+        "first_notebook_only",
+        "blank_release",
+        "wrong_types",
+        "hard_coded",
+        "infinite_loop",
+        "syntax_error",
+        "test_cell_edited",
+        "test_cell_deleted",
+        "points_raised",
+        "kernel_dies",
+        "invalid_json",
+        "missing_notebook",
+        "huge_output",
+    ],
+)
+def test_each_student_gets_the_expected_scores_and_status(graded, student):
+    row = graded["rows"][student]
+    assert row.scores == expected_scores(graded, student), row.status
+    assert row.status == expected_status(graded, student)
+    assert row.auto_score == sum(row.scores.values())
+    assert row.auto_max == sum(maximum(graded, name) for name in NAMES)
+
+
+def test_honest_scores(graded):
+    """Correct work earns everything; constants and wrong types lose the cells that check them."""
+    full = graded["rows"]["full_solution"]
+    assert full.auto_score == full.auto_max > 0
+    for student in ("hard_coded", "wrong_types", "blank_release"):
+        assert graded["rows"][student].auto_score < full.auto_max, student
+    assert graded["rows"]["blank_release"].auto_score == 0
+
+
+def test_manual_grading_is_pending_only_for_written_answers(graded):
+    assert graded["rows"]["full_solution"].manual_pending
+    assert not graded["rows"]["blank_release"].manual_pending
+
+
+def test_feedback_exists_for_every_graded_notebook(graded):
+    feedback = graded["out"] / "feedback"
+    broken = {"kernel_dies": SECOND, "missing_notebook": SECOND, "invalid_json": LAST}
+    for student in graded["students"]:
+        folder = feedback / student / ASSIGNMENT
+        expected = {Path(n).stem + ".html" for n in NAMES if broken.get(student) != n}
+        assert {p.name for p in folder.glob("*.html")} == expected, student
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    secrets = secret_lines(graded["source"])
+    assert secrets, "the source notebooks should have hidden tests"
+    files = sorted((graded["out"] / "feedback").rglob("*.html"))
+    assert files
+    leaks = {}
+    for path in files:
+        text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+        found = sorted(line for line in secrets if line in text)
+        if found:
+            leaks[str(path.relative_to(graded["out"]))] = found[:3]
+    assert not leaks, f"hidden-test lines in feedback: {leaks}"
+
+
+def test_example_class_holds_no_hidden_tests(graded):
+    secrets = secret_lines(graded["source"])
+    for path in graded["submissions"].rglob("*.ipynb"):
+        text = path.read_text(encoding="utf-8")
+        assert not [line for line in secrets if line in text], path
+
+
+def test_submissions_are_never_modified(graded):
+    assert tree_digest(graded["submissions"]) == graded["before"]
+
+
+def test_rerun_changes_nothing(graded):
+    out = graded["out"]
+    feedback = tree_digest(out / "feedback")
+    lines = []
+    rows = grade_class(graded["submissions"], out, source_root=graded["source"], echo=lines.append)
+    assert all("unchanged" in line for line in lines), lines
+    assert (out / GRADES_FILE).read_bytes() == graded["csv"]
+    assert {row.student_id: row.scores for row in rows} == {
+        sid: row.scores for sid, row in graded["rows"].items()
+    }
+    assert tree_digest(out / "feedback") == feedback
+    assert tree_digest(graded["submissions"]) == graded["before"]
+
+
+def test_a_new_submission_regrades_only_that_student(graded, tmp_path):
+    """Runs last: it changes the shared output (blank_release hands in a full solution)."""
+    submissions = tmp_path / "submissions"
+    shutil.copytree(graded["submissions"], submissions)
+    target = submissions / "blank_release" / ASSIGNMENT
+    shutil.rmtree(target)
+    shutil.copytree(submissions / "full_solution" / ASSIGNMENT, target)
+    lines = []
+    rows = {
+        row.student_id: row
+        for row in grade_class(
+            submissions, graded["out"], source_root=graded["source"], echo=lines.append
+        )
+    }
+    regraded = [line.split(":")[0].split("] ")[1] for line in lines if "unchanged" not in line]
+    assert regraded == ["blank_release"]
+    assert rows["blank_release"].scores == rows["full_solution"].scores
+    assert rows["blank_release"].status == "ok"
+    others = {sid: row.scores for sid, row in rows.items() if sid != "blank_release"}
+    assert others == {
+        sid: row.scores for sid, row in graded["rows"].items() if sid != "blank_release"
+    }
+
+
+def test_grading_refuses_to_run_without_submissions(tmp_path):
+    from instructor.course import GradingError
+
+    with pytest.raises(GradingError, match="does not exist"):
+        grade_class(tmp_path / "nowhere", tmp_path / "out", assignment=ASSIGNMENT)
