@@ -90,7 +90,7 @@ def plot_block_differences(differences_by_epsilon, threshold=None, ax=None):
     positions = np.arange(len(blocks))
     for i, (epsilon, differences) in enumerate(differences_by_epsilon.items()):
         ax.bar(positions + i * width, [differences[b] for b in blocks], width,
-               label=f"epsilon = {epsilon:g}")
+               label=f"epsilon = {epsilon:.0e}")
     if threshold is not None:
         ax.axhline(threshold, color="red", linestyle="--", label=f"threshold {threshold:g}")
     ax.set_yscale("log")
