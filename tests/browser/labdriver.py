@@ -56,6 +56,16 @@ LAB_USER_SETTINGS = {
 
 # JupyterLab renders tracebacks and stderr streams with this MIME type.
 STDERR_MIME = "application/vnd.jupyter.stderr"
+# True once no code cell is queued or running ([*]) and either every one is numbered or an
+# error is shown (Run All stops at the first error, leaving later cells unnumbered).
+RUN_ALL_SETTLED_JS = r"""(stderrMime) => {
+    const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+        .map(prompt => prompt.textContent.trim());
+    if (prompts.some(prompt => prompt.includes('*'))) return false;
+    const error = panel.querySelector(`.jp-OutputArea-output[data-mime-type="${stderrMime}"]`);
+    return error !== null || prompts.every(prompt => /^\[\d+\]:$/.test(prompt));
+}"""
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 
@@ -259,9 +269,14 @@ class NotebookPage:
         return cell
 
     def wait_for_kernel_idle(self, timeout_ms: int = NOTEBOOK_RUN_TIMEOUT_MS) -> None:
-        self.panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
-            timeout=timeout_ms
-        )
+        """Wait until the status bar reads ``<kernel> | Idle``.
+
+        Not the toolbar's execution indicator: it reads "idle" for a moment before the kernel
+        is even started, and cells run then are silently dropped.
+        """
+        self.page.locator(
+            "#jp-main-statusbar .jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle$")
+        ).wait_for(timeout=timeout_ms)
 
     def replace_cell_source(self, index: int, code: str) -> None:
         """Type ``code`` into a cell's editor in place of what is there.
@@ -278,7 +293,9 @@ class NotebookPage:
 
     def menu(self, *labels: str) -> None:
         """Click through the menu bar, e.g. ``menu("Run", "Run All Cells")``."""
-        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{labels[0]}$")).click()
+        self.page.locator(
+            ".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(labels[0])}$")
+        ).click()
         for label in labels[1:]:
             self.page.locator(
                 ".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(label)}$")
@@ -287,19 +304,9 @@ class NotebookPage:
     def run_all(self) -> None:
         """Run > Run All Cells, then wait until it finished or stopped at an error."""
         self.menu("Run", "Run All Cells")
-        # Run All marks every code cell [*] at once and numbers each as it completes; it
-        # stops at the first error, leaving the rest unnumbered.
+        # Run All marks every code cell [*] at once and numbers each as it completes.
         self.page.wait_for_function(
-            """() => {
-                const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-                const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
-                    .map(prompt => prompt.textContent.trim());
-                if (prompts.some(prompt => prompt.includes('*'))) return false;
-                const error = panel.querySelector('.jp-OutputArea-output[data-mime-type="%s"]');
-                return error !== null || prompts.every(prompt => /^\\[\\d+\\]:$/.test(prompt));
-            }"""
-            % STDERR_MIME,
-            timeout=NOTEBOOK_RUN_TIMEOUT_MS,
+            RUN_ALL_SETTLED_JS, arg=STDERR_MIME, timeout=NOTEBOOK_RUN_TIMEOUT_MS
         )
         self.wait_for_kernel_idle()
 

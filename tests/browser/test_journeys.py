@@ -1,4 +1,4 @@
-"""What a student sees in JupyterLab: solve and validate, validate a blank notebook, debug to a chart.
+"""Student journeys in JupyterLab: solve and validate, validate a blank notebook, debug to a chart.
 
 Every journey starts from a fresh working copy of release/ and types its answers through the
 cell editor. Checks are on what the page shows and on the notebook as saved to disk.
