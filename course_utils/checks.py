@@ -99,6 +99,12 @@ class Checker:
             self.fail(label, expected=expected, got=got, hint=hint)
         return bool(ok)
 
+    def require(self, label, ok, *, expected=None, got=None, hint=None):
+        """A precondition: record a failure when ``ok`` is false, stay silent when true."""
+        if not ok:
+            self.fail(label, expected=expected, got=got, hint=hint)
+        return bool(ok)
+
     def fail(self, label, *, expected=None, got=None, hint=None):
         """Record one failed check."""
         self.failures.append(label)
@@ -175,14 +181,23 @@ def _truthy(value):
 
 def describe(value):
     """Say what a value is, for messages: ``a numpy.ndarray of shape (1, 1)``."""
+    if value is None:
+        return "None"
     if isinstance(value, np.ndarray):
         return f"a numpy.ndarray of shape {value.shape}"
+    if isinstance(value, str):
+        return f"a str ({value[:20]!r})"
     kind = type(value)
     name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
     article = "an" if name[0].lower() in "aeiou" else "a"
     if isinstance(value, int | float):
         return f"{article} {name} ({value!r})"
     return f"{article} {name}"
+
+
+def _is_number(value):
+    """True for real numbers (Python or numpy scalars), false for None, strings and arrays."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def _is_float(value):
@@ -280,7 +295,13 @@ def forward_propagation_test(forward_propagation):
         ok_zero, at_zero = checker.call(f"runs at theta=0, x={x}", forward_propagation, x, 0.0)
         ok_one, at_one = checker.call(f"runs at theta=1, x={x}", forward_propagation, x, 1.0)
         ok_t, at_t = checker.call(f"runs at theta=2.5, x={x}", forward_propagation, x, 2.5)
-        if ok_zero and ok_one and ok_t:
+        if ok_zero and ok_one and ok_t and checker.require(
+            f"returns numbers at x={x}",
+            all(_is_number(v) for v in (at_zero, at_one, at_t)),
+            expected="a number (float) for each call",
+            got=", ".join(describe(v) for v in (at_zero, at_one, at_t)),
+            hint="return J itself, not a string, a list or None",
+        ):
             checker.expect(
                 f"J(theta) grows linearly with theta at slope x={x}",
                 np.isclose(at_zero, 0.0) and np.isclose(at_one, x) and np.isclose(at_t, 2.5 * x),
@@ -317,7 +338,13 @@ def backward_propagation_test(backward_propagation):
     # The slope of a straight line does not depend on where you stand on it.
     ok_a, at_a = checker.call("runs at x=-3, theta=0.5", backward_propagation, -3.0, 0.5)
     ok_b, at_b = checker.call("runs at x=-3, theta=7", backward_propagation, -3.0, 7.0)
-    if ok_a and ok_b:
+    if ok_a and ok_b and checker.require(
+        "returns numbers",
+        _is_number(at_a) and _is_number(at_b),
+        expected="a number (float) for each call",
+        got=f"{describe(at_a)} and {describe(at_b)}",
+        hint="return dtheta itself, not a string, a list or None",
+    ):
         checker.expect(
             "dtheta does not depend on theta (J is linear in theta)",
             np.isclose(at_a, at_b) and np.isclose(at_a, -3.0),
@@ -677,13 +704,21 @@ def backward_propagation_n_test(backward_propagation_n, forward_propagation_n,
         ok, gradients = checker.call(f"runs on {name}", backward_propagation_n, X, Y, cache)
         if not ok:
             continue
-        missing = [f"d{block}" for block in COURSE_SHAPES if f"d{block}" not in gradients]
+        is_dict = isinstance(gradients, dict)
+        missing = [f"d{b}" for b in COURSE_SHAPES if not is_dict or f"d{b}" not in gradients]
         if not checker.expect(
             f"returns dW1 ... db3 for {name}",
-            isinstance(gradients, dict) and not missing,
+            is_dict and not missing,
             expected="a dict with dW1, db1, dW2, db2, dW3, db3",
-            got=f"missing {missing}" if isinstance(gradients, dict) else describe(gradients),
+            got=f"missing {missing}" if is_dict else describe(gradients),
+            hint="return the gradients dict (did you forget the return statement?)",
         ):
+            continue
+        try:
+            grad = gradients_to_vector(gradients)
+        except (KeyError, TypeError, ValueError) as exc:
+            checker.fail(f"gradients have the shapes of their parameters on {name}",
+                         hint=str(exc).strip("'\""))
             continue
         ok, gradapprox = checker.call(
             f"your numerical_gradient_n runs on {name}",
@@ -693,11 +728,16 @@ def backward_propagation_n_test(backward_propagation_n, forward_propagation_n,
             Y,
             epsilon=GOOD_EPSILON,
         )
-        if not ok:
+        if not ok or not checker.require(
+            f"your numerical_gradient_n returns shape {grad.shape} on {name}",
+            isinstance(gradapprox, np.ndarray) and gradapprox.shape == grad.shape,
+            expected=f"a numpy.ndarray of shape {grad.shape}",
+            got=describe(gradapprox),
+            hint="fix numerical_gradient_n first: its check is above",
+        ):
             continue
         _, keys = dictionary_to_vector(parameters)
         keys = np.array(keys)
-        grad = gradients_to_vector(gradients)
         for block in COURSE_SHAPES:
             rows = keys == block
             error = float(np.max(np.abs(grad[rows] - gradapprox[rows])))

@@ -43,11 +43,11 @@ def plot_epsilon_sweep(epsilons, differences, ax=None):
     large = epsilons > epsilons[best] * 10
     small = epsilons < epsilons[best] / 10
     if large.any():
-        anchor = np.flatnonzero(large)[-1]
+        anchor = np.flatnonzero(large)[np.argmin(epsilons[large])]
         ax.loglog(epsilons[large], shown[anchor] * (epsilons[large] / epsilons[anchor]) ** 2,
                   "--", color="gray", label=r"truncation $\propto \epsilon^2$")
     if small.any():
-        anchor = np.flatnonzero(small)[0]
+        anchor = np.flatnonzero(small)[np.argmax(epsilons[small])]
         ax.loglog(epsilons[small], shown[anchor] * (epsilons[anchor] / epsilons[small]),
                   ":", color="gray", label=r"rounding $\propto 1/\epsilon$")
     ax.plot(epsilons[best], shown[best], "r*", markersize=14,

@@ -732,10 +732,10 @@ class Widget:
         (3, "an int (3)"),
         (2.5, "a float (2.5)"),
         (True, "a bool (True)"),
-        (None, "a NoneType"),
+        (None, "None"),
         ([1.0], "a list"),
         ({"W1": 1}, "a dict"),
-        ("8", "a str"),
+        ("8", "a str ('8')"),
         (object(), "an object"),
         (Widget(), f"a {__name__}.Widget"),
     ],
@@ -767,3 +767,56 @@ def test_report_difference(capsys, difference, threshold, expected):
     """The verdict flips at the threshold, which counts as a mistake."""
     report_difference(difference, threshold)
     assert capsys.readouterr().out == expected + ".\n"
+
+
+# --- Wrong return types never crash a check ---------------------------------------------------
+
+
+@pytest.mark.parametrize("returned", [None, "8", [8.0]])
+def test_one_d_checks_fail_cleanly_on_non_numbers(capsys, returned):
+    for check in (forward_propagation_test, backward_propagation_test):
+        with pytest.raises(CheckFailed):
+            check(lambda x, theta, returned=returned: returned)
+        out = capsys.readouterr().out
+        assert any(label.startswith("returns numbers") for label in failed(out)), out
+        assert f"got:      {describe(returned)}" in out
+
+
+def test_backward_propagation_n_forgotten_return(load_notebook, capsys):
+    ns = load_notebook("03")
+    fixed = wrong_answer(ns, """
+        def backward_propagation_n(X, Y, cache):
+            _reference(X, Y, cache)
+        """)
+    with pytest.raises(CheckFailed, match=failure_message("backward_propagation_n", 2, 2)):
+        backward_propagation_n_test(fixed, ns["forward_propagation_n"], ns["numerical_gradient_n"])
+    out = capsys.readouterr().out
+    assert "got:      None" in out and "forget the return statement" in out
+
+
+def test_backward_propagation_n_wrong_block_shape(load_notebook, capsys):
+    ns = load_notebook("03")
+    fixed = wrong_answer(ns, """
+        def backward_propagation_n(X, Y, cache):
+            gradients = _reference(X, Y, cache)
+            gradients["db1"] = gradients["db1"].ravel()  # np.sum without keepdims
+            return gradients
+        """)
+    with pytest.raises(CheckFailed):
+        backward_propagation_n_test(fixed, ns["forward_propagation_n"], ns["numerical_gradient_n"])
+    out = capsys.readouterr().out
+    assert "gradients have the shapes of their parameters" in out
+    assert "must be a column of shape (5, 1)" in out and "got shape (5,)" in out
+
+
+def test_backward_propagation_n_blames_a_flat_numerical_gradient(load_notebook, capsys):
+    ns = load_notebook("03")
+    flat = wrong_answer(ns, """
+        def numerical_gradient_n(parameters, X, Y, epsilon=1e-7):
+            return _reference(parameters, X, Y, epsilon).ravel()
+        """)
+    with pytest.raises(CheckFailed, match=failure_message("backward_propagation_n", 2, 4)):
+        backward_propagation_n_test(ns["backward_propagation_n"], ns["forward_propagation_n"], flat)
+    out = capsys.readouterr().out
+    assert "fix numerical_gradient_n first" in out
+    assert not any(label.startswith("d") for label in failed(out))

@@ -190,3 +190,24 @@ def test_block_differences_rejects_empty():
     with pytest.raises(ValueError, match="differences_by_epsilon is empty"):
         plot_block_differences({})
     assert plt.get_fignums() == []
+
+
+def test_epsilon_sweep_guides_are_anchored_next_to_the_best_step_in_either_order():
+    epsilons = np.logspace(-12, -1, 12)
+    differences = np.array([1e-16 / e + e**2 for e in epsilons])
+    for order in (slice(None), slice(None, None, -1)):
+        _, ax = plt.subplots()
+        plot_epsilon_sweep(epsilons[order], differences[order], ax=ax)
+        truncation, rounding = ax.get_lines()[1], ax.get_lines()[2]
+        best = epsilons[np.argmin(differences)]
+        # Each guide passes through the measured point one decade or more from the best step,
+        # the nearest such point, so it hugs the curve where that error dominates.
+        t_x, t_y = truncation.get_data()
+        anchor = np.argmin(t_x)
+        assert t_x[anchor] == epsilons[epsilons > best * 10].min()
+        assert t_y[anchor] == pytest.approx(differences[epsilons == t_x[anchor]][0])
+        r_x, r_y = rounding.get_data()
+        anchor = np.argmax(r_x)
+        assert r_x[anchor] == epsilons[epsilons < best / 10].max()
+        assert r_y[anchor] == pytest.approx(differences[epsilons == r_x[anchor]][0])
+        plt.close("all")
