@@ -32,6 +32,19 @@ def ensure_tools_on_path() -> None:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
+def quiet_known_warnings() -> None:
+    """Hide the SQLAlchemy SAWarnings nbgrader 0.9.6 raises on every autograde.
+
+    They come from nbgrader's gradebook session handling under SQLAlchemy 2 and do not
+    affect the grades; on the command line they bury the progress lines.
+    """
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", category=SAWarning)
+
+
 def find_assignment(source_root: Path, assignment: str | None = None) -> str:
     """Return the assignment name: `assignment` if given, else the only folder of `source_root`.
 

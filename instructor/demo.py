@@ -15,6 +15,7 @@ from instructor.course import (
     generate_assignment,
     load_config,
     open_api,
+    quiet_known_warnings,
 )
 from instructor.example_class import build_example_class
 from instructor.grade import GRADES_FILE, grade_class
@@ -54,6 +55,7 @@ def format_table(grades_csv: Path) -> str:
 def main() -> int:
     """Run the demo; return the process exit status."""
     start = time.perf_counter()
+    quiet_known_warnings()
     try:
         generate_release()
         assignment = find_assignment(SOURCE_ROOT)
@@ -62,7 +64,16 @@ def main() -> int:
             REPO_ROOT / "release" / assignment, SOURCE_ROOT / assignment, submissions
         )
         print(f"example class: {len(students)} students in {submissions}")
-        grade_class(submissions, DEMO_DIR, assignment=assignment)
+        try:
+            grade_class(submissions, DEMO_DIR, assignment=assignment)
+        except GradingError as error:
+            if "new --out folder" not in str(error):
+                raise
+            # The notebooks changed shape since the last demo: its gradebook is disposable.
+            print("notebooks changed since the last demo: grading afresh")
+            for name in ("gradebook.db", "grading_state.json"):
+                (DEMO_DIR / name).unlink(missing_ok=True)
+            grade_class(submissions, DEMO_DIR, assignment=assignment)
     except (GradingError, ValueError, KeyError) as error:
         print(f"demo: {error}", file=sys.stderr)
         return 1

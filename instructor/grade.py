@@ -33,6 +33,7 @@ from instructor.course import (
     notebook_names,
     only_notebook,
     open_api,
+    quiet_known_warnings,
 )
 
 STATE_FILE = "grading_state.json"
@@ -442,6 +443,7 @@ def main(argv=None) -> int:
         "--assignment", default=None, help="assignment name (default: the only one)"
     )
     args = parser.parse_args(argv)
+    quiet_known_warnings()
     try:
         rows = grade_class(
             args.submissions, args.out, args.db_url, args.source, args.config, args.assignment
