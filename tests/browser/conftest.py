@@ -19,8 +19,6 @@ from labdriver import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, LabServer, start_la
 from instructor.lab import copy_missing_notebooks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# DEV ONLY (remove): point at a placeholder course until the real notebooks land.
-COURSE_ROOT = Path(os.environ.get("DEV_COURSE_ROOT", REPO_ROOT))
 SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
 ASSIGNMENT = "gradient_checking"
 VIEWPORT = {"width": 1280, "height": 900}
@@ -65,7 +63,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
 @pytest.fixture
 def source_dir() -> Path:
     """The instructor notebooks, with their solution regions."""
-    return COURSE_ROOT / "notebooks" / ASSIGNMENT
+    return REPO_ROOT / "notebooks" / ASSIGNMENT
 
 
 @pytest.fixture
@@ -75,7 +73,7 @@ def work_dir(lab_server: LabServer, request: pytest.FixtureRequest) -> Path:
     Returns the assignment's working folder relative to the server root, one per test.
     """
     name = re.sub(r"\W+", "_", request.node.name)
-    copy_missing_notebooks(COURSE_ROOT / "release", lab_server.root / name)
+    copy_missing_notebooks(REPO_ROOT / "release", lab_server.root / name)
     return Path(name, ASSIGNMENT)
 
 

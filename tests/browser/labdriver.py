@@ -202,16 +202,16 @@ def stop_lab(server: LabServer) -> None:
 
 
 def solution_sources(source_notebook: Path) -> dict[str, str]:
-    """Code of each autograded answer cell in the instructor notebook, keyed by grade_id.
+    """Source of each answer cell (code or written) in the instructor notebook, by grade_id.
 
-    The ``### BEGIN/END SOLUTION`` marker lines are dropped and the code between them kept,
+    The ``### BEGIN/END SOLUTION`` marker lines are dropped and what lies between them kept,
     which is what a student who solved the exercise ends up with in that cell.
     """
     notebook = nbformat.read(source_notebook, as_version=4)
     answers = {}
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution"):
+        if meta.get("solution"):
             lines = cell.source.splitlines()
             answers[meta["grade_id"]] = "\n".join(
                 line for line in lines if not SOLUTION_MARKER.match(line)
@@ -230,12 +230,19 @@ def cell_indices(notebook_path: Path, predicate) -> dict[str, int]:
 
 
 def is_answer_cell(cell) -> bool:
-    return cell.cell_type == "code" and bool(cell.metadata["nbgrader"].get("solution"))
+    """A cell the student writes in: code to implement or a written (markdown) answer."""
+    return bool(cell.metadata["nbgrader"].get("solution"))
 
 
 def is_test_cell(cell) -> bool:
+    """An autograded test cell (locked code with points)."""
     meta = cell.metadata["nbgrader"]
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def is_graded_cell(cell) -> bool:
+    """Any cell that earns points: test cells and manually graded answers."""
+    return bool(cell.metadata["nbgrader"].get("grade"))
 
 
 class NotebookPage:
@@ -284,7 +291,12 @@ class NotebookPage:
         ``insert_text`` sends the text as one input event, so CodeMirror's auto-indent and
         bracket closing (which fire on key presses) do not change it.
         """
-        editor = self.cell(index).locator(".cm-content")
+        cell = self.cell(index)
+        if "jp-MarkdownCell" in (cell.get_attribute("class") or ""):
+            # A rendered markdown cell has no editor until it is opened for editing.
+            cell.click()
+            self.page.keyboard.press("Enter")
+        editor = cell.locator(".cm-content")
         editor.click()
         self.page.keyboard.press("ControlOrMeta+a")
         self.page.keyboard.press("Delete")
@@ -313,6 +325,26 @@ class NotebookPage:
     def outputs(self, index: int):
         """Output elements of the cell at ``index`` (scrolled into view)."""
         return self.cell(index).locator(".jp-OutputArea-output")
+
+    def shown_text(self, index: int, timeout_s: float = UI_TIMEOUT_MS / 1000) -> str:
+        """Text the page renders for the outputs of the cell at ``index``.
+
+        Cells out of view are not rendered (CSS ``content-visibility``) and read as empty, and
+        a long jump makes the cells in between render and push the target away again: scroll
+        to each output until the page shows some text.
+        """
+        outputs = self.outputs(index)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            texts = []
+            for position in range(outputs.count()):
+                output = outputs.nth(position)
+                output.scroll_into_view_if_needed()
+                texts.append(output.inner_text())
+            shown = "".join(texts)
+            if shown.strip() or time.monotonic() > deadline:
+                return shown
+            time.sleep(0.1)
 
     def error_outputs(self):
         """Tracebacks and stderr shown anywhere in the notebook."""

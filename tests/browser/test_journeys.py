@@ -4,20 +4,37 @@ Every journey starts from a fresh working copy of release/ and types its answers
 cell editor. Checks are on what the page shows and on the notebook as saved to disk.
 """
 
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
-from labdriver import NotebookPage, cell_indices, is_answer_cell, is_test_cell, solution_sources
+from labdriver import (
+    NotebookPage,
+    cell_indices,
+    is_answer_cell,
+    is_graded_cell,
+    is_test_cell,
+    solution_sources,
+)
+
+from course_utils import PUBLISHED_DIFFERENCE_1D
 
 pytestmark = pytest.mark.browser
 
 ONE_D = "01_gradient_check_1d.ipynb"
 BUGGY_BACKPROP = "03_debug_buggy_backprop.ipynb"
 PNG = "image/png"
+# The network's parameter blocks, as the per-block table under the bar chart names them.
+BLOCKS = ("W1", "b1", "W2", "b2", "W3", "b3")
 SUCCESS = "Success! Your notebook passes all the tests."
 CELL_FAILED = "The following cell failed:"
-STUB = "raise NotImplementedError()"
+CODE_STUB = "raise NotImplementedError()"
+WRITTEN_STUB = "YOUR ANSWER HERE"
+# course_utils.checks prints "  ok    <check>" / "  FAIL  <check>" lines, then this summary.
+ALL_PASSED = re.compile(r"All \d+ checks passed\.")
+# ... or raises CheckFailed; nbgrader shows that error line for each failing test cell.
+SOME_CHECKS_FAILED = re.compile(r"CheckFailed: .*\d+ of \d+ checks failed")
 
 
 def type_solutions(notebook: NotebookPage, source_notebook: Path) -> dict[int, str]:
@@ -71,10 +88,10 @@ def assert_ran_cleanly(notebook: NotebookPage, saved: nbformat.NotebookNode) -> 
     ]
     assert unrun == [], f"code cells never run: {unrun}"
     for grade_id, index in cell_indices(notebook.path, is_test_cell).items():
-        printed = stream_text(saved.cells[index])
-        if printed.strip():
-            shown = "".join(notebook.outputs(index).all_inner_texts())
-            assert printed.strip() in shown, f"{grade_id}: page shows {shown!r}"
+        shown = notebook.shown_text(index)
+        assert ALL_PASSED.search(shown), f"{grade_id}: page shows {shown!r}"
+        assert "FAIL" not in shown, f"{grade_id}: page shows {shown!r}"
+        assert stream_text(saved.cells[index]).strip() in shown
 
 
 def assert_image_shown(notebook: NotebookPage, index: int) -> None:
@@ -97,6 +114,9 @@ def test_student_solves_1d_runs_all_and_validates(
     for index, code in typed.items():
         assert saved.cells[index].source == code
     assert_ran_cleanly(notebook, saved)
+    # The cell after gradient_check runs it on J = theta*x: the student sees the classic number.
+    demo = cell_indices(notebook.path, is_answer_cell)["gradient_check"] + 1
+    assert f"difference = {PUBLISHED_DIFFERENCE_1D!r}" in notebook.shown_text(demo)
     plots = image_cells(saved)
     assert plots, "no matplotlib figure in the saved notebook"
     assert_image_shown(notebook, plots[-1])
@@ -115,19 +135,23 @@ def test_blank_1d_notebook_fails_validation(page, lab_server, work_dir, screensh
 
     assert "nbgrader-ErrorDialog" in dialog.get_attribute("class")
     message = dialog.locator("#validation-message.validation-failed")
-    assert message.inner_text().count(CELL_FAILED) == len(cell_indices(notebook.path, is_test_cell))
+    saved = nbformat.read(notebook.path, as_version=4)
+    graded = cell_indices(notebook.path, is_graded_cell)
+    # Every cell that earns points is listed: the test cells and the unanswered written answers.
+    assert message.inner_text().count(CELL_FAILED) == len(graded)
     # nbgrader lists each failing cell as two <pre>: its source, then its error.
     blocks = message.locator("pre").all_inner_texts()
     sources, errors = blocks[0::2], blocks[1::2]
-    saved = nbformat.read(notebook.path, as_version=4)
-    tests = cell_indices(notebook.path, is_test_cell)
-    assert sorted(s.strip() for s in sources) == sorted(
-        saved.cells[index].source.strip() for index in tests.values()
+    assert sorted(source.strip() for source in sources) == sorted(
+        saved.cells[index].source.strip() for index in graded.values()
     )
-    assert all("Error" in error for error in errors), errors
+    failures = dict(zip((source.strip() for source in sources), errors, strict=True))
+    for index in cell_indices(notebook.path, is_test_cell).values():
+        assert SOME_CHECKS_FAILED.search(failures[saved.cells[index].source.strip()])
     # Validate saved the notebook first; the answers are still the release's stubs.
     for index in cell_indices(notebook.path, is_answer_cell).values():
-        assert STUB in saved.cells[index].source
+        cell = saved.cells[index]
+        assert (CODE_STUB if cell.cell_type == "code" else WRITTEN_STUB) in cell.source
 
 
 def test_buggy_backprop_notebook_runs_to_its_bar_chart(
@@ -139,7 +163,9 @@ def test_buggy_backprop_notebook_runs_to_its_bar_chart(
     saved = notebook.save()
 
     assert_ran_cleanly(notebook, saved)
-    last_code_cell = max(i for i, cell in enumerate(saved.cells) if cell.cell_type == "code")
-    assert last_code_cell in image_cells(saved), "the last code cell draws no figure"
-    assert_image_shown(notebook, last_code_cell)
+    charts = image_cells(saved)
+    assert charts, "no figure in the saved notebook"
+    assert_image_shown(notebook, charts[-1])
+    shown = notebook.shown_text(charts[-1])
+    assert all(block in shown for block in BLOCKS), shown
     screenshot("03_buggy_backprop_bar_chart")
