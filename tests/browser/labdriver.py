@@ -257,7 +257,7 @@ class NotebookPage:
     def open(self) -> NotebookPage:
         self.page.goto(self.server.notebook_url(self.relative))
         self.notebook.locator(".jp-Cell").first.wait_for(timeout=UI_TIMEOUT_MS)
-        # The kernel must be up before typing: Run All is refused while it starts.
+        # Cells run before the kernel is connected are silently dropped: wait for it.
         self.wait_for_kernel_idle()
         return self
 
