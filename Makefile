@@ -48,8 +48,9 @@ grade: setup
 demo: setup
 	python -m instructor.demo
 
+# ARGS=--no-browser on a machine without a screen.
 lab: setup
-	python -m instructor.lab
+	python -m instructor.lab $(ARGS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache gradebook.db
