@@ -1,7 +1,14 @@
 """nbgrader configuration: maps nbgrader's course folders onto this repository."""
 
+import sys
+from pathlib import Path
+
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+# nbgrader's console scripts (and the lab extension) do not put this folder on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from instructor.feedback import ScrubHiddenTracebacks
 
 c = get_config()
 
@@ -16,8 +23,18 @@ c.Execute.timeout = 15
 # A deleted test cell is put back from the gradebook instead of becoming "needs manual grade".
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback must never show hidden tests (nbgrader's default feedback keeps them).
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback must never show hidden tests: nbgrader's default feedback keeps them, and even
+# with ClearHiddenTests a traceback (say, a NameError in a test cell) quotes the whole cell,
+# so quoted hidden lines are blanked first.
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    ScrubHiddenTracebacks,
+    ClearHiddenTests,
+    CSSHTMLHeaderPreprocessor,
+]
+
+# Each kernel would otherwise print ipykernel's "running over TCP" warning into the log.
+c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
