@@ -188,6 +188,23 @@ def return_constant(cell, function: str, value: float) -> None:
     cell.source = "\n".join(lines)
 
 
+# The visible_only student's mistake: the norm of the sum instead of the sum of the norms.
+# It agrees whenever grad and gradapprox point the same way, as in every visible check,
+# and breaks when they do not (a hidden test flips a gradient's sign).
+SUM_OF_NORMS = "np.linalg.norm(grad) + np.linalg.norm(gradapprox)"
+NORM_OF_SUM = "np.linalg.norm(grad + gradapprox)"
+
+
+def replace_text(cell, old: str, new: str, function: str) -> None:
+    """Replace `old` by `new` in the answer cell defining `function`, which must contain it."""
+    if old not in cell.source:
+        raise ValueError(
+            f"the solution of {function}() no longer contains {old!r}; "
+            "update the example class in instructor/example_class.py"
+        )
+    cell.source = cell.source.replace(old, new)
+
+
 def _append(cell, code: str) -> None:
     cell.source = cell.source.rstrip() + "\n" + code
 
@@ -226,6 +243,11 @@ def example_class(solved: Notebooks, blank: Notebooks) -> dict[str, Notebooks]:
     for function, value in PUBLISHED_RESULTS.items():
         return_constant(_function_cell(nbs, function), function, value)
     students["hard_coded"] = nbs
+
+    nbs = students_copy()
+    for function in PUBLISHED_RESULTS:
+        replace_text(_function_cell(nbs, function), SUM_OF_NORMS, NORM_OF_SUM, function)
+    students["visible_only"] = nbs
 
     nbs = students_copy()
     # After the solution, so the loop is the only thing wrong: the timeout must

@@ -143,7 +143,7 @@ def expected_scores(graded, student: str) -> dict[str, float]:
         return {**full, LAST: 0.0}
     if student == "wrong_types":
         return {name: without_cells_using(graded, name, [WRONG_TYPE_FUNCTION]) for name in NAMES}
-    if student == "hard_coded":
+    if student in ("hard_coded", "visible_only"):
         return {name: without_cells_using(graded, name, PUBLISHED_RESULTS) for name in NAMES}
     return full
 
@@ -177,6 +177,7 @@ def test_every_example_student_gets_a_row(graded):
         "blank_release",
         "wrong_types",
         "hard_coded",
+        "visible_only",
         "infinite_loop",
         "syntax_error",
         "test_cell_edited",
@@ -200,9 +201,29 @@ def test_honest_scores(graded):
     """Correct work earns everything; constants and wrong types lose the cells that check them."""
     full = graded["rows"]["full_solution"]
     assert full.auto_score == full.auto_max > 0
-    for student in ("hard_coded", "wrong_types", "blank_release"):
+    for student in ("hard_coded", "visible_only", "wrong_types", "blank_release"):
         assert graded["rows"][student].auto_score < full.auto_max, student
     assert graded["rows"]["blank_release"].auto_score == 0
+
+
+def test_visible_only_passes_every_visible_check_and_fails_hidden_tests(graded):
+    """The hidden tests, not the visible checks, take the marks of the norm-of-sum mistake."""
+    folder = graded["out"] / "autograded" / "visible_only" / ASSIGNMENT
+    caught = 0
+    for name in NAMES:
+        for cell in nbformat.read(folder / name, as_version=4).cells:
+            source = cell.source
+            if cell.cell_type != "code" or not any(
+                re.search(rf"\b{function}\(", source) for function in PUBLISHED_RESULTS
+            ) or "hidden.finish()" not in source:
+                continue
+            stdout = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            # The hidden block only runs once the visible check has passed.
+            assert "(hidden tests)" in stdout and "All" in stdout.split("(hidden tests)")[0]
+            assert errors and "hidden tests" in errors[0].evalue
+            caught += 1
+    assert caught == len(PUBLISHED_RESULTS)
 
 
 def test_manual_grading_is_pending_only_for_written_answers(graded):
