@@ -22,7 +22,6 @@ from pathlib import Path
 
 import nbformat
 
-from instructor import checks
 from instructor.course import (
     CONFIG_FILE,
     SOURCE_ROOT,
@@ -34,6 +33,13 @@ from instructor.course import (
     only_notebook,
     open_api,
     quiet_known_warnings,
+)
+from instructor.submissions import (
+    answer_errors,
+    read_problem,
+    restore_deleted_test_cells,
+    tampering,
+    timed_out,
 )
 
 STATE_FILE = "grading_state.json"
@@ -254,8 +260,11 @@ class ClassGrader:
             if not result.get("success"):
                 problems.append(_failure_message(result, name))
                 failed.append(name)
-            elif checks.timed_out(self._student_dir("autograded", student_id) / name):
-                problems.append(f"cell timed out in {name}")
+            else:
+                autograded = self._student_dir("autograded", student_id) / name
+                if timed_out(autograded):
+                    problems.append(f"cell timed out in {name}")
+                problems.extend(answer_errors(autograded))
         _zero_notebooks(self.db_url, self.course_id, self.assignment, student_id, failed)
         if len(failed) < len(self.notebooks):
             result = self.api.generate_feedback(self.assignment, student_id, force=True)
@@ -284,12 +293,12 @@ class ClassGrader:
             if not path.is_file():
                 problems.append(f"missing notebook {name}")
                 continue
-            problem = checks.read_problem(path)
+            problem = read_problem(path)
             if problem:
                 problems.append(problem)
                 continue
             readable.append(name)
-            problems.extend(checks.tampering(path, self.release_dir / name))
+            problems.extend(tampering(path, self.release_dir / name))
         for path in _files(source):
             relative = path.relative_to(source)
             if path.suffix == ".ipynb" and str(relative) not in readable:
@@ -298,7 +307,7 @@ class ClassGrader:
             shutil.copyfile(path, dest / relative)
         for name in readable:
             nb = nbformat.read(dest / name, as_version=4)
-            if checks.restore_deleted_test_cells(
+            if restore_deleted_test_cells(
                 nb, nbformat.read(self.release_dir / name, as_version=4)
             ):
                 nbformat.write(nb, dest / name)

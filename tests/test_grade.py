@@ -84,6 +84,18 @@ def sources_of_test_cells(out: Path) -> dict[str, dict[str, str]]:
     }
 
 
+def answer_cells(source: Path) -> dict[str, list[str]]:
+    """grade_ids of the code answer cells of each notebook, in order."""
+    return {
+        name: [
+            cell.metadata.nbgrader["grade_id"]
+            for cell in nbformat.read(source / ASSIGNMENT / name, as_version=4).cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")
+        ]
+        for name in NAMES
+    }
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """The example class, built from a fresh release, graded once."""
@@ -106,6 +118,7 @@ def graded(tmp_path_factory):
         "csv": (out / GRADES_FILE).read_bytes(),
         "points": cell_points(out),
         "tests": sources_of_test_cells(out),
+        "answers": answer_cells(source),
         "lines": lines,
         "source": source,
     }
@@ -157,6 +170,10 @@ def expected_status(graded, student: str) -> str:
         "missing_notebook": f"missing notebook {SECOND}",
         "test_cell_edited": f"test cell restored: {FIRST} {first_test} (edited)",
         "test_cell_deleted": f"test cell restored: {FIRST} {first_test} (deleted)",
+        "syntax_error": "errors in answer cells of {}: {}".format(
+            FIRST,
+            ", ".join(f"{grade_id} (SyntaxError)" for grade_id in graded["answers"][FIRST]),
+        ),
         "points_raised": (
             f"points restored: {FIRST} {first_test} "
             f"(100 -> {graded['points'][FIRST][first_test]:g})"

@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 
 TIMEOUT_ERROR = "CellTimeoutError"
+INTERRUPTED = {TIMEOUT_ERROR, "KeyboardInterrupt"}
 
 
 def read_problem(path: Path) -> str | None:
@@ -118,6 +119,34 @@ def restore_deleted_test_cells(nb, release) -> list[str]:
         present.add(grade_id)
         restored.append(grade_id)
     return restored
+
+
+def answer_errors(autograded: Path) -> list[str]:
+    """Name the answer cells that raised when run (a SyntaxError, say), one message per notebook.
+
+    A wrong answer only costs points; an answer cell that does not even run is worth telling
+    the instructor plainly. Time-outs are reported by :func:`timed_out`.
+
+    Returns
+    -------
+    list of str
+        Empty, or one message such as
+        ``errors in answer cells of nb.ipynb: forward_propagation (SyntaxError)``.
+    """
+    nb = nbformat.read(autograded, as_version=4)
+    broken = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("solution"):
+            continue
+        for output in cell.get("outputs", []):
+            # A time-out shows as the interrupt it caused; timed_out() reports those.
+            if output.get("output_type") == "error" and output.get("ename") not in INTERRUPTED:
+                broken.append(f"{meta.get('grade_id')} ({output.get('ename')})")
+                break
+    if not broken:
+        return []
+    return [f"errors in answer cells of {Path(autograded).name}: {', '.join(broken)}"]
 
 
 def timed_out(autograded: Path) -> bool:
