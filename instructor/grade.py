@@ -43,6 +43,20 @@ from instructor.submissions import (
 )
 
 STATE_FILE = "grading_state.json"
+# OUT's own nbgrader config, so that Formgrader run in OUT grades the written answers with
+# the repository's settings (a copy would lose the import of the feedback scrubber).
+COURSE_CONFIG = """\
+\"\"\"nbgrader settings for this graded class, written by `make grade`: the repository's.\"\"\"
+
+from pathlib import Path
+
+REPOSITORY_CONFIG = Path({config_file!r})
+if not REPOSITORY_CONFIG.is_file():
+    raise FileNotFoundError(f"{{REPOSITORY_CONFIG}} is gone; grade again with `make grade`")
+load_subconfig(REPOSITORY_CONFIG.name, str(REPOSITORY_CONFIG.parent))
+c = get_config()
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)
+"""
 GRADES_FILE = "grades.csv"
 SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 
@@ -101,7 +115,9 @@ def _student_ids(submissions: Path) -> list[str]:
     )
 
 
-def prepare_course(out: Path, source_root: Path, assignment: str, config_file: Path) -> str:
+def prepare_course(
+    out: Path, source_root: Path, assignment: str, config_file: Path, db_url: str | None = None
+) -> str:
     """Copy the source notebooks and nbgrader config into the course root `out`.
 
     Returns
@@ -114,7 +130,10 @@ def prepare_course(out: Path, source_root: Path, assignment: str, config_file: P
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(source, dest, ignore=shutil.ignore_patterns(*SKIP_NAMES))
-    shutil.copyfile(config_file, out / "nbgrader_config.py")
+    settings = COURSE_CONFIG.format(config_file=str(Path(config_file).resolve()))
+    if db_url:
+        settings += f"c.CourseDirectory.db_url = {db_url!r}\n"
+    (out / "nbgrader_config.py").write_text(settings)
     return content_hash(dest, salt=Path(config_file).read_text())
 
 
@@ -181,7 +200,7 @@ class ClassGrader:
     source_root : Path
         Folder of source assignments (the instructor's notebooks with solutions).
     config_file : Path
-        The nbgrader_config.py to copy into the course root.
+        The repository's nbgrader_config.py; the course root gets one that loads it.
     assignment : str, optional
         Assignment name; default is the only one under `source_root`.
     echo : callable
@@ -203,6 +222,7 @@ class ClassGrader:
         self.assignment = find_assignment(self.source_root, assignment)
         self.echo = echo
         self.out.mkdir(parents=True, exist_ok=True)
+        self.custom_db_url = db_url
         self.config = load_config(self.out, self.config_file, db_url)
         self.db_url = self.config.CourseDirectory.db_url
         self.course_id = self.config.CourseDirectory.course_id
@@ -218,7 +238,9 @@ class ClassGrader:
 
     def setup(self) -> None:
         """Copy the sources and (re)generate the assignment into the gradebook when needed."""
-        source_hash = prepare_course(self.out, self.source_root, self.assignment, self.config_file)
+        source_hash = prepare_course(
+            self.out, self.source_root, self.assignment, self.config_file, self.custom_db_url
+        )
         fresh = (
             self.state.get("source_hash") == source_hash
             and self.release_dir.is_dir()
