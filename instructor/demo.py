@@ -12,27 +12,13 @@ from instructor.course import (
     SOURCE_ROOT,
     GradingError,
     find_assignment,
-    generate_assignment,
-    load_config,
-    open_api,
     quiet_known_warnings,
 )
 from instructor.example_class import build_example_class
 from instructor.grade import GRADES_FILE, grade_class
+from instructor.release import generate_release
 
 DEMO_DIR = REPO_ROOT / "build" / "demo"
-
-
-def generate_release() -> None:
-    """Regenerate release/ from notebooks/ with the code `make release` runs."""
-    try:
-        from instructor.release import generate_release as release
-    except ImportError:
-        # Until instructor/release.py exists: nbgrader at the repository root.
-        api = open_api(load_config(REPO_ROOT))
-        generate_assignment(api, find_assignment(SOURCE_ROOT))
-    else:
-        release()
 
 
 def format_table(grades_csv: Path) -> str:
@@ -57,7 +43,7 @@ def main() -> int:
     start = time.perf_counter()
     quiet_known_warnings()
     try:
-        generate_release()
+        generate_release()  # as `make release` does
         assignment = find_assignment(SOURCE_ROOT)
         submissions = DEMO_DIR / "submissions"
         students = build_example_class(
