@@ -134,6 +134,40 @@ def _scrub_feedback_tracebacks(config: Config) -> None:
     config.GenerateFeedback.preprocessors = chain
 
 
+# A course folder's nbgrader_config.py: it loads the repository's instead of copying it, since
+# a copy would look for `instructor` (the feedback scrubber) beside itself and not find it.
+COURSE_CONFIG = """\
+\"\"\"nbgrader settings for this course folder: the repository's, loaded from where they are.\"\"\"
+
+from pathlib import Path
+
+REPOSITORY_CONFIG = Path({config_file!r})
+if not REPOSITORY_CONFIG.is_file():
+    raise FileNotFoundError(f"{{REPOSITORY_CONFIG}} is gone; recreate this folder")
+load_subconfig(REPOSITORY_CONFIG.name, str(REPOSITORY_CONFIG.parent))
+c = get_config()
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)
+"""
+
+
+def write_course_config(root: Path, config_file: Path = CONFIG_FILE, db_url: str | None = None):
+    """Write ``root/nbgrader_config.py`` that applies the repository's nbgrader settings.
+
+    Parameters
+    ----------
+    root : Path
+        A course folder (grading output, a test's JupyterLab root).
+    config_file : Path
+        The repository's nbgrader_config.py.
+    db_url : str, optional
+        A gradebook other than ``root/gradebook.db``.
+    """
+    settings = COURSE_CONFIG.format(config_file=str(Path(config_file).resolve()))
+    if db_url:
+        settings += f"c.CourseDirectory.db_url = {db_url!r}\n"
+    (Path(root) / "nbgrader_config.py").write_text(settings)
+
+
 def open_api(config: Config):
     """Return an `NbGraderAPI` on the course described by `config`."""
     ensure_tools_on_path()

@@ -33,6 +33,7 @@ from instructor.course import (
     only_notebook,
     open_api,
     quiet_known_warnings,
+    write_course_config,
 )
 from instructor.submissions import (
     answer_errors,
@@ -43,20 +44,6 @@ from instructor.submissions import (
 )
 
 STATE_FILE = "grading_state.json"
-# OUT's own nbgrader config, so that Formgrader run in OUT grades the written answers with
-# the repository's settings (a copy would lose the import of the feedback scrubber).
-COURSE_CONFIG = """\
-\"\"\"nbgrader settings for this graded class, written by `make grade`: the repository's.\"\"\"
-
-from pathlib import Path
-
-REPOSITORY_CONFIG = Path({config_file!r})
-if not REPOSITORY_CONFIG.is_file():
-    raise FileNotFoundError(f"{{REPOSITORY_CONFIG}} is gone; grade again with `make grade`")
-load_subconfig(REPOSITORY_CONFIG.name, str(REPOSITORY_CONFIG.parent))
-c = get_config()
-c.CourseDirectory.root = str(Path(__file__).resolve().parent)
-"""
 GRADES_FILE = "grades.csv"
 SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 
@@ -130,10 +117,8 @@ def prepare_course(
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(source, dest, ignore=shutil.ignore_patterns(*SKIP_NAMES))
-    settings = COURSE_CONFIG.format(config_file=str(Path(config_file).resolve()))
-    if db_url:
-        settings += f"c.CourseDirectory.db_url = {db_url!r}\n"
-    (out / "nbgrader_config.py").write_text(settings)
+    # Formgrader run in OUT must grade the written answers with the repository's settings.
+    write_course_config(out, config_file, db_url)
     return content_hash(dest, salt=Path(config_file).read_text())
 
 

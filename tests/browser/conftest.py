@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from labdriver import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, LabServer, start_lab, stop_lab
 
+from instructor.course import write_course_config
 from instructor.lab import copy_missing_notebooks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     root = tmp_path_factory.mktemp("lab-root")
     # The Validate button applies the course's nbgrader settings (cell timeout), as `make lab`
     # does by starting the server in the repository root.
-    shutil.copy(REPO_ROOT / "nbgrader_config.py", root)
+    write_course_config(root)
     server = start_lab(root, tmp_path_factory.mktemp("lab-home"))
     try:
         yield server

@@ -1,0 +1,62 @@
+"""instructor/course.py: course folders that apply the repository's nbgrader settings."""
+
+import subprocess
+import sys
+
+from instructor.course import write_course_config
+
+PROBE = """\
+from traitlets.config import PyFileConfigLoader
+c = PyFileConfigLoader("nbgrader_config.py", path={folder!r}).load_config()
+print(c.CourseDirectory.root)
+print(c.CourseDirectory.get("db_url", "default"))
+print(",".join(p.__name__ for p in c.GenerateFeedback.preprocessors))
+print(c.Execute.timeout, c.OverwriteCells.add_missing_cells)
+"""
+
+
+def _load_elsewhere(folder, cwd):
+    """Load folder/nbgrader_config.py in an isolated interpreter started in ``cwd``."""
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", PROBE.format(folder=str(folder))],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_a_course_folder_gets_every_repository_setting_from_anywhere(tmp_path):
+    folder, elsewhere = tmp_path / "course", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    write_course_config(folder)
+    root, db_url, preprocessors, rest = _load_elsewhere(folder, elsewhere)
+    assert root == str(folder.resolve())
+    assert db_url == "default"
+    # The scrubber runs before ClearHiddenTests: it needs the hidden lines to find them.
+    scrub_then_clear = ["GetGrades", "ScrubHiddenTracebacks", "ClearHiddenTests"]
+    assert preprocessors.split(",")[:3] == scrub_then_clear
+    assert rest == "15 True"
+
+
+def test_a_custom_gradebook_is_recorded(tmp_path):
+    write_course_config(tmp_path, db_url="sqlite:////data/big-course.db")
+    assert _load_elsewhere(tmp_path, tmp_path)[1] == "sqlite:////data/big-course.db"
+
+
+def test_a_missing_repository_config_is_an_error_not_silence(tmp_path):
+    fake = tmp_path / "gone" / "nbgrader_config.py"
+    fake.parent.mkdir()
+    fake.write_text("c = get_config()\n")
+    write_course_config(tmp_path, config_file=fake)
+    fake.unlink()
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", PROBE.format(folder=str(tmp_path))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and "is gone" in result.stderr
