@@ -287,6 +287,15 @@ def example_class(solved: Notebooks, blank: Notebooks) -> dict[str, Notebooks]:
     students["missing_notebook"] = nbs
 
     nbs = students_copy()
+    # Every test cell of the first notebook then dies on a NameError, whose traceback
+    # quotes the whole cell, hidden tests included: feedback must still not show them.
+    nbs[first].cells.remove(
+        _first(nbs[first].cells, lambda c: "import" in c.source and c.cell_type == "code",
+               "code cell with imports", first)
+    )
+    students["imports_deleted"] = nbs
+
+    nbs = students_copy()
     _append(first_answer(nbs, first), "print('x' * 4_000_000)")
     students["huge_output"] = nbs
     return students

@@ -146,7 +146,7 @@ def expected_scores(graded, student: str) -> dict[str, float]:
         return zero
     if student == "first_notebook_only":
         return {**zero, FIRST: full[FIRST]}
-    if student == "syntax_error":
+    if student in ("syntax_error", "imports_deleted"):
         return {**full, FIRST: 0.0}
     if student == "kernel_dies":
         return {**full, SECOND: 0.0}
@@ -195,6 +195,7 @@ def test_every_example_student_gets_a_row(graded):
         "wrong_types",
         "hard_coded",
         "visible_only",
+        "imports_deleted",
         "infinite_loop",
         "syntax_error",
         "test_cell_edited",
@@ -263,6 +264,15 @@ def test_feedback_exists_for_every_graded_notebook(graded):
         folder = feedback / student / ASSIGNMENT
         expected = {Path(n).stem + ".html" for n in NAMES if broken.get(student) != n}
         assert {p.name for p in folder.glob("*.html")} == expected, student
+
+
+def test_tracebacks_that_quote_test_cells_reach_feedback_scrubbed(graded):
+    """imports_deleted's test cells fail with NameError tracebacks quoting the whole cell."""
+    text = (graded["out"] / "feedback" / "imports_deleted" / ASSIGNMENT / FIRST).with_suffix(
+        ".html"
+    ).read_text(encoding="utf-8")
+    assert "NameError" in text
+    assert "(hidden test line)" in text
 
 
 def test_feedback_never_shows_hidden_tests(graded):
