@@ -15,7 +15,6 @@ import numpy as np
 
 from course_utils.params import COURSE_SHAPES, dictionary_to_vector, gradients_to_vector
 from course_utils.testcases import (
-    EPSILON,
     PUBLISHED_DIFFERENCE_1D,
     PUBLISHED_DIFFERENCE_N_CORRECT,
     gradient_check_n_test_case,
@@ -230,6 +229,17 @@ def _expect_close(checker, label, got, expected, *, rtol, atol=0.0, hint=None):
         ok,
         expected=f"{expected:.10g} (within {rtol:g} relative)",
         got=f"{got:.10g}" if ok or _is_float(got) else describe(got),
+        hint=hint,
+    )
+
+
+def _expect_unchanged(checker, parameters, untouched, hint):
+    """Check that a call left the parameters dict as it was (``untouched`` is a deep copy)."""
+    return checker.expect(
+        "parameters are left unchanged",
+        all(np.array_equal(parameters[k], untouched[k]) for k in untouched),
+        expected="the same arrays as before the call",
+        got="changed arrays",
         hint=hint,
     )
 
@@ -454,9 +464,9 @@ def _second_case():
 def gradient_check_n_test(gradient_check_n, forward_propagation_n, backward_propagation_n):
     """Check ``gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)``.
 
-    The oracle is the analytic gradient from the (correct) ``backward_propagation_n``: for
-    gradients ``g`` that differ from it, the relative difference must match the one
-    between ``g`` and the analytic gradient.
+    The oracles are the published difference for the correct gradients, and the analytic
+    gradient from the (correct) ``backward_propagation_n`` scaled by ``s``, whose relative
+    difference from the true gradient is exactly ``|1 - s| / (1 + s)``.
 
     Parameters
     ----------
@@ -496,11 +506,10 @@ def gradient_check_n_test(gradient_check_n, forward_propagation_n, backward_prop
             got=f"{difference:.3e}",
             hint="loop over every entry of theta; divide by 2 * epsilon",
         )
-    checker.expect(
-        "parameters are left unchanged",
-        all(np.array_equal(parameters[k], untouched[k]) for k in untouched),
-        expected="the same arrays as before the call",
-        got="changed arrays",
+    _expect_unchanged(
+        checker,
+        parameters,
+        untouched,
         hint="work on copies of theta (np.copy), never on the parameters dict itself",
     )
 
@@ -593,11 +602,10 @@ def numerical_gradient_n_test(numerical_gradient_n):
             got=describe(gradapprox),
             hint="one entry per parameter, a column like theta from dictionary_to_vector",
         )
-    checker.expect(
-        "parameters are left unchanged",
-        all(np.array_equal(parameters[k], untouched[k]) for k in untouched),
-        expected="the same arrays as before the call",
-        got="changed arrays",
+    _expect_unchanged(
+        checker,
+        parameters,
+        untouched,
         hint="perturb copies of theta (np.copy), never the parameters dict itself",
     )
 
@@ -758,7 +766,6 @@ def backward_propagation_n_test(backward_propagation_n, forward_propagation_n,
 
 __all__ = [
     "DIFFERENCE_THRESHOLD",
-    "EPSILON",
     "CheckFailed",
     "Checker",
     "HiddenChecks",
