@@ -112,26 +112,31 @@ def load_config(root: Path, config_file: Path = CONFIG_FILE, db_url: str | None 
     root = Path(root).resolve()
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
-    _scrub_feedback_tracebacks(config)
+    _require_scrubbed_feedback(config)
     return config
 
 
-def _scrub_feedback_tracebacks(config: Config) -> None:
-    """Run ScrubHiddenTracebacks just before ClearHiddenTests when feedback is generated."""
+def _require_scrubbed_feedback(config: Config) -> None:
+    """Refuse a config whose feedback could quote hidden tests.
+
+    nbgrader_config.py is the one place the feedback chain is set (Formgrader reads it too):
+    ScrubHiddenTracebacks must run before ClearHiddenTests, which it needs to find them.
+    """
     from nbgrader.preprocessors import ClearHiddenTests
 
     from instructor.feedback import ScrubHiddenTracebacks
 
     chain = list(config.GenerateFeedback.get("preprocessors", []))
-    if ScrubHiddenTracebacks in chain:
-        return
-    if ClearHiddenTests not in chain:
+    if not (
+        ScrubHiddenTracebacks in chain
+        and ClearHiddenTests in chain
+        and chain.index(ScrubHiddenTracebacks) < chain.index(ClearHiddenTests)
+    ):
         raise GradingError(
-            f"{CONFIG_FILE.name} must list ClearHiddenTests in GenerateFeedback.preprocessors "
-            f"(feedback would show hidden tests); it lists {[p.__name__ for p in chain]}"
+            f"{CONFIG_FILE.name} must list ScrubHiddenTracebacks before ClearHiddenTests in "
+            "GenerateFeedback.preprocessors (feedback would show hidden tests); it lists "
+            f"{[p.__name__ for p in chain]}"
         )
-    chain.insert(chain.index(ClearHiddenTests), ScrubHiddenTracebacks)
-    config.GenerateFeedback.preprocessors = chain
 
 
 # A course folder's nbgrader_config.py: it loads the repository's instead of copying it, since

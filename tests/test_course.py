@@ -3,7 +3,9 @@
 import subprocess
 import sys
 
-from instructor.course import write_course_config
+import pytest
+
+from instructor.course import GradingError, load_config, write_course_config
 
 PROBE = """\
 from traitlets.config import PyFileConfigLoader
@@ -60,3 +62,16 @@ def test_a_missing_repository_config_is_an_error_not_silence(tmp_path):
         check=False,
     )
     assert result.returncode != 0 and "is gone" in result.stderr
+
+
+def test_grading_refuses_a_config_whose_feedback_could_show_hidden_tests(tmp_path):
+    bare = tmp_path / "nbgrader_config.py"
+    bare.write_text(
+        "from nbgrader.preprocessors import ClearHiddenTests, GetGrades\n"
+        "c = get_config()\n"
+        "c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests]\n"
+    )
+    with pytest.raises(GradingError, match="must list ScrubHiddenTracebacks before"):
+        load_config(tmp_path / "course", config_file=bare)
+    # The repository's own config passes.
+    load_config(tmp_path / "course")
