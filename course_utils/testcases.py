@@ -1,22 +1,9 @@
-"""Fixtures of the classic gradient-checking exercise, the lesson's step size and its published
-results."""
+"""Fixtures: the classic exercise's cases, and other networks the checks try."""
 
 import numpy as np
 
-SEED = 1
-
-# Default step of the lesson's centered differences (J(theta + eps) - J(theta - eps)) / (2 eps).
-EPSILON = 1e-7
-
-# The published figures of the classic exercise (with EPSILON); the notebooks reproduce them.
-# 1-D check of J = theta * x at gradient_check_1d_test_case().
-PUBLISHED_DIFFERENCE_1D = 2.919335883291695e-10
-# N-D check at gradient_check_n_test_case() with the two classic bugs in backprop
-# (dW2 doubled, db1 scaled by 4/m instead of 1/m).
-PUBLISHED_DIFFERENCE_N_BUGGY = 0.2850931567761623
-# The same check with correct backprop. Its trailing digits are rounding noise: they depend on
-# the order of floating-point operations, so compare it loosely.
-PUBLISHED_DIFFERENCE_N_CORRECT = 1.1890913024229996e-07
+from course_utils.constants import SECOND_CASE_SEED, SEED
+from course_utils.params import COURSE_SHAPES
 
 
 def gradient_check_1d_test_case():
@@ -57,3 +44,39 @@ def gradient_check_n_test_case():
     b3 = np.random.randn(1, 1)  # noqa: NPY002
     parameters = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
     return X, Y, parameters
+
+
+def random_network_case(seed, m=5):
+    """A course-shaped network at random weights, with m random examples and labels.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of ``np.random.default_rng``; the same seed gives the same case.
+    m : int, default=5
+        Number of examples.
+
+    Returns
+    -------
+    X : ndarray of shape (4, m)
+    Y : ndarray of shape (1, m)
+        Labels, 0.0 or 1.0.
+    parameters : dict of str to ndarray
+        Standard normal blocks with the shapes of ``COURSE_SHAPES``.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((4, m))
+    Y = (rng.random((1, m)) > 0.5).astype(float)
+    parameters = {name: rng.standard_normal(shape) for name, shape in COURSE_SHAPES.items()}
+    return X, Y, parameters
+
+
+def second_network_case():
+    """A network case the notebooks never print: other weights, seven examples.
+
+    Returns
+    -------
+    X, Y, parameters
+        As :func:`random_network_case` with seed ``SECOND_CASE_SEED`` and m = 7.
+    """
+    return random_network_case(SECOND_CASE_SEED, m=7)

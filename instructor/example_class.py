@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.testcases import PUBLISHED_DIFFERENCE_1D, PUBLISHED_DIFFERENCE_N_CORRECT
+from course_utils import PUBLISHED_DIFFERENCE_1D, PUBLISHED_DIFFERENCE_N_BUGGY
 from instructor.course import CONFIG_FILE, notebook_names
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
@@ -27,7 +27,7 @@ END_SOLUTION = "### END SOLUTION"
 WRONG_TYPE_FUNCTION = "gradient_check"
 PUBLISHED_RESULTS = {
     "gradient_check": PUBLISHED_DIFFERENCE_1D,
-    "gradient_check_n": PUBLISHED_DIFFERENCE_N_CORRECT,
+    "gradient_check_n": PUBLISHED_DIFFERENCE_N_BUGGY,
 }
 
 Notebooks = dict[str, object]  # file name -> NotebookNode, raw text (str) or absent

@@ -1,0 +1,240 @@
+"""Visible checks of notebook 3: numerical_gradient_n, difference_by_block and the fixed
+backward_propagation_n.
+
+None of them holds a correct backprop: the fix is judged against the student's own
+numerical gradient here, and against a reference that exists only on the grader's side in
+the hidden tests.
+"""
+
+import copy
+import math
+
+import numpy as np
+
+from course_utils.constants import BLOCK_ATOL, BLOCK_EPSILON, BLOCK_RTOL
+from course_utils.network import forward_propagation_n
+from course_utils.params import COURSE_SHAPES, dictionary_to_vector, gradients_to_vector
+from course_utils.runner import Checker, describe, is_python_float, replaced_globals
+from course_utils.standins import cubic_cost_n
+from course_utils.testcases import gradient_check_n_test_case, second_network_case
+
+
+def numerical_gradient_n_test(numerical_gradient_n):
+    """Check ``numerical_gradient_n(parameters, X, Y, epsilon=1e-7)`` -> gradapprox (n, 1).
+
+    The oracle is a cost with a known centered difference: the check temporarily points
+    the name ``forward_propagation_n`` at ``J = sum(theta**3) / 3``, whose centered
+    difference is exactly ``theta**2 + epsilon**2 / 3`` in every entry.
+
+    Parameters
+    ----------
+    numerical_gradient_n : callable
+        The student's function; it must call ``forward_propagation_n`` by that name.
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("numerical_gradient_n")
+    X, Y, parameters = gradient_check_n_test_case()
+    untouched = copy.deepcopy(parameters)
+    theta, keys = dictionary_to_vector(parameters)
+    ok, gradapprox = checker.call(
+        "numerical_gradient_n runs on the course test case", numerical_gradient_n, parameters, X, Y
+    )
+    if ok:
+        checker.expect(
+            f"returns an ndarray of shape {theta.shape}",
+            isinstance(gradapprox, np.ndarray) and gradapprox.shape == theta.shape,
+            expected=f"a numpy.ndarray of shape {theta.shape}",
+            got=describe(gradapprox),
+            hint="one entry per parameter, a column like theta from dictionary_to_vector",
+        )
+    checker.expect_unchanged(
+        parameters, untouched,
+        hint="perturb copies of theta (np.copy), never the parameters dict itself",
+    )
+
+    epsilon = 0.1
+    expected = theta**2 + epsilon**2 / 3
+    with replaced_globals(numerical_gradient_n, forward_propagation_n=cubic_cost_n):
+        ok, gradapprox = checker.call(
+            "runs on the stand-in cost sum(theta**3) / 3", numerical_gradient_n, parameters,
+            X, Y, epsilon=epsilon,
+        )
+    if ok and isinstance(gradapprox, np.ndarray) and gradapprox.shape == theta.shape:
+        wrong = np.flatnonzero(~np.isclose(gradapprox, expected, rtol=1e-9, atol=1e-12))
+        first = wrong[0] if wrong.size else 0
+        checker.expect(
+            "every entry is the centered difference with the given epsilon (0.1)",
+            wrong.size == 0,
+            expected=f"entry {first} ({keys[first]}): {expected[first, 0]:.12g}",
+            got=f"{gradapprox[first, 0]:.12g} ({wrong.size} of {theta.shape[0]} entries differ)",
+            hint="(J(theta + epsilon e_i) - J(theta - epsilon e_i)) / (2 epsilon), from a fresh "
+            "copy of theta for every i; call forward_propagation_n by that name",
+        )
+    return checker.finish()
+
+
+def difference_by_block_test(difference_by_block):
+    """Check ``difference_by_block(grad, gradapprox, keys)`` -> {block: relative difference}.
+
+    The cases scale each block of ``gradapprox`` by a factor ``s``: the block's relative
+    difference is then exactly ``|1 - s| / (1 + s)``, whatever the gradient. A block where
+    both are zero (a dead layer) must read 0.
+
+    Parameters
+    ----------
+    difference_by_block : callable
+        The student's function.
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("difference_by_block")
+    rng = np.random.default_rng(7)
+    layouts = {
+        "the course network": COURSE_SHAPES,
+        "a 2-layer network": {"W1": (2, 3), "b1": (2, 1), "W2": (1, 2), "b2": (1, 1)},
+    }
+    for name, shapes in layouts.items():
+        parameters = {block: rng.standard_normal(shape) for block, shape in shapes.items()}
+        grad, keys = dictionary_to_vector(parameters)
+        scales = dict(zip(shapes, np.linspace(0.5, 2.0, len(shapes)), strict=True))
+        gradapprox = grad * np.array([[scales[key]] for key in keys])
+        expected = {block: abs(1 - s) / (1 + s) for block, s in scales.items()}
+        ok, result = checker.call(f"runs on {name}", difference_by_block, grad, gradapprox, keys)
+        if not ok:
+            continue
+        if not checker.expect(
+            f"returns a dict keyed by block name for {name}",
+            isinstance(result, dict) and list(result) == list(shapes),
+            expected=f"a dict with keys {list(shapes)} in that order",
+            got=(
+                f"a dict with keys {list(result)}"
+                if isinstance(result, dict)
+                else describe(result)
+            ),
+            hint="use the names in keys; one entry per block, in the order they first appear",
+        ):
+            continue
+        wrong = {
+            block: value
+            for block, value in result.items()
+            if not (is_python_float(value) and math.isclose(value, expected[block], rel_tol=1e-9))
+        }
+        checker.expect(
+            f"each block's relative difference is right for {name}",
+            not wrong,
+            expected=", ".join(f"{b}: {expected[b]:.6f}" for b in wrong),
+            got=", ".join(f"{b}: {v}" for b, v in wrong.items()),
+            hint="per block: norm(grad_b - gradapprox_b) / (norm(grad_b) + norm(gradapprox_b))",
+        )
+
+    # A dead layer: its block of grad and of gradapprox is all zeros; 0/0 is defined as 0.
+    grad, keys = dictionary_to_vector(
+        {block: rng.standard_normal(shape) for block, shape in COURSE_SHAPES.items()}
+    )
+    grad[np.array(keys) == "W3"] = 0.0
+    ok, result = checker.call("runs with a block of zeros", difference_by_block,
+                              grad, grad.copy(), keys)
+    if ok:
+        value = result.get("W3") if isinstance(result, dict) else result
+        checker.expect(
+            "a block where grad and gradapprox are both zero reads 0 (not NaN)",
+            is_python_float(value) and value == 0.0,
+            expected="0.0 for W3",
+            got=describe(value),
+            hint="when a block's norm(grad) + norm(gradapprox) is 0, its difference is 0.0",
+        )
+    return checker.finish()
+
+
+def backward_propagation_n_test(backward_propagation_n, numerical_gradient_n):
+    """Check a fixed ``backward_propagation_n(X, Y, cache)`` block by block.
+
+    The oracle is your own ``numerical_gradient_n`` (checked above) at ``BLOCK_EPSILON``,
+    where rounding noise is smallest for this network.
+
+    Parameters
+    ----------
+    backward_propagation_n : callable
+        The student's fixed backprop.
+    numerical_gradient_n : callable
+        The student's numerical gradient; it calls the course network's
+        ``forward_propagation_n``.
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("backward_propagation_n")
+    cases = {
+        "the course test case": gradient_check_n_test_case(),
+        "another network": second_network_case(),
+    }
+    for name, (X, Y, parameters) in cases.items():
+        _, cache = forward_propagation_n(X, Y, parameters)
+        ok, gradients = checker.call(f"runs on {name}", backward_propagation_n, X, Y, cache)
+        if not ok:
+            continue
+        is_dict = isinstance(gradients, dict)
+        missing = [f"d{b}" for b in COURSE_SHAPES if not is_dict or f"d{b}" not in gradients]
+        if not checker.expect(
+            f"returns dW1 ... db3 for {name}",
+            is_dict and not missing,
+            expected="a dict with dW1, db1, dW2, db2, dW3, db3",
+            got=f"missing {missing}" if is_dict else describe(gradients),
+            hint="return the gradients dict (did you forget the return statement?)",
+        ):
+            continue
+        try:
+            grad = gradients_to_vector(gradients)
+        except (KeyError, TypeError, ValueError) as exc:
+            checker.fail(f"gradients have the shapes of their parameters on {name}",
+                         hint=str(exc).strip("'\""))
+            continue
+        ok, gradapprox = checker.call(
+            f"your numerical_gradient_n runs on {name}",
+            numerical_gradient_n, parameters, X, Y, epsilon=BLOCK_EPSILON,
+        )
+        if not ok or not checker.require(
+            f"your numerical_gradient_n returns shape {grad.shape} on {name}",
+            isinstance(gradapprox, np.ndarray) and gradapprox.shape == grad.shape,
+            expected=f"a numpy.ndarray of shape {grad.shape}",
+            got=describe(gradapprox),
+            hint="fix numerical_gradient_n first: its check is above",
+        ):
+            continue
+        _, keys = dictionary_to_vector(parameters)
+        keys = np.array(keys)
+        for block in COURSE_SHAPES:
+            rows = keys == block
+            error = float(np.max(np.abs(grad[rows] - gradapprox[rows])))
+            checker.expect(
+                f"d{block} agrees with the numerical gradient on {name}",
+                np.allclose(grad[rows], gradapprox[rows], rtol=BLOCK_RTOL, atol=BLOCK_ATOL),
+                expected=f"agreement within {BLOCK_RTOL:g} relative, {BLOCK_ATOL:g} absolute",
+                got=f"largest gap {error:.3e}",
+                hint=f"look again at how d{block} is computed (and divided by m)",
+            )
+    return checker.finish()
