@@ -38,3 +38,8 @@ c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# `nbgrader export` in a course folder rewrites its grades.csv from the gradebook (manual grades
+# from Formgrader included), and canvas.csv too when ROSTER names a roster. The string is
+# imported only when the export runs.
+c.ExportApp.plugin_class = "instructor.export.GradesExportPlugin"
