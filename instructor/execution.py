@@ -1,0 +1,207 @@
+"""Run one submitted notebook in a sandboxed kernel, then judge its tests on the grader's side.
+
+This is the expensive step of grading and the only one that touches student code. It takes
+a notebook and returns a notebook (plain data in, plain data out), so it can run in the
+grading process or on a worker elsewhere.
+
+- Every cell but the graded test cells runs in the student's kernel, in a private, empty
+  scratch folder, under the sandbox of :mod:`instructor.sandbox`.
+- Test cells do not run in the kernel at all: after the last cell, :mod:`instructor.judge`
+  runs the instructor's copy of each one here, calling the student's functions in the
+  still-running kernel, and writes its report as that cell's outputs.
+- What the kernel prints is capped (``Limits.output_bytes`` per notebook).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from jupyter_client import BlockingKernelClient
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+from instructor import judge
+
+# A looping cell is interrupted after this many seconds; later cells still run.
+CELL_TIMEOUT_SECONDS = 15
+# What a trusted class's kernel may print when it runs without the sandbox's limits.
+UNSANDBOXED_OUTPUT_BYTES = 2 * 2**20
+
+
+@dataclass
+class Run:
+    """The outcome of running and judging one notebook."""
+
+    notebook: object
+    problems: list[str] = field(default_factory=list)
+    verdicts: list[judge.Verdict] = field(default_factory=list)
+
+
+class _Client(NotebookClient):
+    """nbclient with an output cap, and the judge run before the kernel is shut down."""
+
+    def __init__(self, nb, source_nb, output_bytes, **kwargs):
+        super().__init__(nb, **kwargs)
+        self.source_nb = source_nb
+        self.output_budget = output_bytes
+        self.output_cut = False
+        self.problems: list[str] = []
+        self.verdicts: list[judge.Verdict] = []
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(str(msg.get("content", "")))
+        self.output_budget -= size
+        if self.output_budget < 0:
+            if not self.output_cut:
+                self.output_cut = True
+                self.problems.append("output over the size limit was cut")
+                outs.append(
+                    nbformat.v4.new_output(
+                        "stream", name="stdout", text="[output over the size limit was cut]\n"
+                    )
+                )
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    async def run_and_judge(self, cwd):
+        self.reset_execution_trackers()
+        async with self.async_setup_kernel(cwd=cwd):
+            info = await self.async_wait_for_reply(await _maybe(self.kc.kernel_info()))
+            if info is not None and "language_info" in info["content"]:
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+            dead = False
+            for index, cell in enumerate(self.nb.cells):
+                try:
+                    await self.async_execute_cell(
+                        cell, index, execution_count=self.code_cells_executed + 1
+                    )
+                except DeadKernelError:
+                    dead = True
+                    self.problems.append(f"the kernel died while running cell {index}")
+                    break
+                _note_timeout(cell, index, self.problems)
+            loop = asyncio.get_running_loop()
+            self.verdicts = await loop.run_in_executor(None, self._judge, loop, dead)
+
+    def _judge(self, loop, dead):
+        """Judge in a worker thread: the event loop stays free to interrupt or stop the kernel."""
+        client = BlockingKernelClient()
+        client.load_connection_info(self.km.get_connection_info())
+        client.start_channels()
+        try:
+            link = judge.KernelLink(
+                client=client,
+                interrupt=lambda: _on_loop(loop, self.km.interrupt_kernel()),
+                stop=lambda: _on_loop(loop, self.km.shutdown_kernel(now=True)),
+                timeout=self.timeout or CELL_TIMEOUT_SECONDS,
+            )
+            link.dead = dead
+            verdicts = judge.judge_notebook(self.source_nb, link)
+            self.problems.extend(p for p in link.problems if p not in self.problems)
+            return verdicts
+        finally:
+            client.stop_channels()
+
+
+async def _maybe(value):
+    return await value if asyncio.iscoroutine(value) else value
+
+
+def _on_loop(loop, coroutine):
+    """Run a kernel-manager coroutine on the client's loop from the judge's thread."""
+    if asyncio.iscoroutine(coroutine):
+        asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=30)
+
+
+def _note_timeout(cell, index, problems):
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error" and output.get("ename") in (
+            "CellTimeoutError",
+            "KeyboardInterrupt",
+        ):
+            problems.append(f"cell {index} ran past the time limit and was interrupted")
+            return
+
+
+def execute_and_judge(nb, source_nb, *, sandboxed=True, limits=None, timeout=None) -> Run:
+    """Run ``nb`` (a student's notebook, sanitized) and judge it against ``source_nb``.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        The student's notebook with nbgrader's metadata restored; changed in place.
+    source_nb : nbformat.NotebookNode
+        The instructor's notebook (solutions and hidden tests): its test cells are judged.
+    sandboxed : bool, default=True
+        Run the kernel in the sandbox. False only for a trusted class (``--no-sandbox``).
+    limits : instructor.sandbox.Limits, optional
+        Resource caps; the sandbox's defaults when omitted.
+    timeout : float, optional
+        Seconds a cell, or one call made by a test, may take.
+
+    Returns
+    -------
+    Run
+        The notebook with outputs (test cells carry the judge's report), the problems met,
+        and the verdict of each test cell.
+    """
+    if sandboxed:
+        from instructor import sandbox
+
+        limits = limits or sandbox.Limits()
+    output_bytes = limits.output_bytes if limits else UNSANDBOXED_OUTPUT_BYTES
+    timeout = timeout or CELL_TIMEOUT_SECONDS
+    test_ids = {id(cell) for cell in judge.test_cells(nb)}
+    sources = {}
+    for cell in nb.cells:
+        if id(cell) in test_ids:
+            # The kernel never runs a test: its source goes back after execution.
+            sources[id(cell)] = cell.source
+            cell.source = ""
+            cell.outputs = []
+    scratch = Path(tempfile.mkdtemp(prefix="gradcheck-kernel-"))
+    try:
+        km = sandbox.kernel_manager(scratch, limits) if sandboxed else None
+        client = _Client(
+            nb,
+            source_nb,
+            output_bytes,
+            km=km,
+            kernel_name="python3",
+            timeout=timeout,
+            interrupt_on_timeout=True,
+            allow_errors=True,
+            record_timing=False,
+            extra_arguments=["--HistoryManager.hist_file=:memory:"],
+        )
+        try:
+            asyncio.run(client.run_and_judge(str(scratch)))
+        except Exception as error:  # the kernel would not start, or died at start
+            client.problems.append(f"the notebook could not be run ({type(error).__name__})")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for cell in nb.cells:
+        if id(cell) in sources:
+            cell.source = sources[id(cell)]
+    _write_verdicts(nb, client.verdicts, client.problems)
+    return Run(nb, client.problems, client.verdicts)
+
+
+def _write_verdicts(nb, verdicts, problems):
+    """Give each test cell the judge's outputs; a cell without a verdict failed to run."""
+    by_id = {verdict.grade_id: verdict for verdict in verdicts}
+    for cell in judge.test_cells(nb):
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        verdict = by_id.get(grade_id) or judge.Verdict(
+            grade_id, False, "", "the test could not be run: see the status"
+        )
+        cell.outputs = judge.verdict_outputs(verdict)
+        if verdict.judge_error:
+            with contextlib.suppress(Exception):
+                problems.append(f"the grader could not finish test {grade_id}")

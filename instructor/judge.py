@@ -1,0 +1,391 @@
+"""The trusted judge: runs each graded test cell on the grader's side.
+
+A student's kernel is hostile: it can rebind the checks, fake return types, read anything in
+its memory. So no test decides a score there. After the student's notebook has run in its
+sandboxed kernel, the judge executes every graded test cell of the *instructor's* notebook
+(visible checks and hidden tests alike) in a namespace of its own: the trusted
+``course_utils``, the notebook's locked imports and definitions, and one
+:class:`RemoteFunction` per function the student was asked to write. Calling a
+``RemoteFunction`` sends plain data into the kernel, runs the student's function there, and
+brings plain data back (:mod:`course_utils.wire`). Hidden inputs, reference implementations
+and expected values never leave the grader; the kernel only ever sees the arguments of the
+calls made to it, after every one of its own cells has run, so nothing it learns can reach
+the notebook or the feedback.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import zmq
+
+from course_utils import wire
+
+# How long the kernel gets to answer an interrupt before it is stopped for good.
+INTERRUPT_GRACE_SECONDS = 5.0
+# What one test cell may print on the grader's side (visible-check lines).
+MAX_REPORT_CHARS = 20_000
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,60}")
+
+
+class KernelGone(RuntimeError):
+    """The student's kernel is no longer running: no call can reach it."""
+
+
+class StudentError(Exception):
+    """An exception raised by student code in the kernel, known here by name only.
+
+    Subclasses are made per exception name (:func:`student_error`), so that a check's
+    message reads "raised ValueError: ..." as it would in the student's own kernel.
+    """
+
+
+class CallInterrupted(KeyboardInterrupt):
+    """A call ran past its time limit and was interrupted, as a time-out would in a cell."""
+
+
+_ERROR_CLASSES: dict[str, type] = {}
+
+
+def student_error(type_name: str, message: str) -> StudentError:
+    """An exception standing for the student's ``type_name`` (its last dotted part)."""
+    name = type_name.rsplit(".", 1)[-1]
+    if not IDENTIFIER.fullmatch(name):
+        name = "Exception"
+    if name not in _ERROR_CLASSES:
+        # NotImplementedError keeps its meaning: checks recognise an unanswered stub by it.
+        bases = (
+            (StudentError, NotImplementedError)
+            if name == "NotImplementedError"
+            else (StudentError,)
+        )
+        _ERROR_CLASSES[name] = type(name, bases, {"__module__": "student"})
+    return _ERROR_CLASSES[name](message)
+
+
+@dataclass
+class KernelLink:
+    """Calls functions in a live kernel and answers the callbacks they make.
+
+    Parameters
+    ----------
+    client : jupyter_client.BlockingKernelClient
+        A client on the student's kernel, channels started.
+    interrupt : callable
+        Interrupts the kernel (a signal or a control-channel message).
+    stop : callable
+        Stops the kernel for good (an interrupt was ignored).
+    timeout : float
+        Seconds one call may take, callbacks included.
+    """
+
+    client: object
+    interrupt: Callable[[], None]
+    stop: Callable[[], None]
+    timeout: float = 15.0
+    problems: list[str] = field(default_factory=list)
+    calls: int = 0
+    dead: bool = False
+
+    def call(self, name, args, kwargs, replace=None):
+        """Run ``name(*args, **kwargs)`` in the kernel; return its value as plain data.
+
+        Raises
+        ------
+        StudentError
+            The student's function raised.
+        CallInterrupted
+            It ran out of time and was interrupted.
+        KernelGone
+            The kernel is dead or was stopped.
+        """
+        if self.dead:
+            raise KernelGone("the notebook's kernel had stopped, so this was not run")
+        callbacks: list[Callable] = []
+        reference = _references(callbacks)
+        request = {
+            "function": name,
+            "args": wire.encode(list(args), reference),
+            "kwargs": wire.encode(dict(kwargs), reference),
+            "replace": wire.encode(dict(replace or {}), reference),
+        }
+        code = (
+            "__import__('course_utils.wire', fromlist=['serve']).serve("
+            f"{wire.dumps(request)!r}, globals())"
+        )
+        self.calls += 1
+        outcome = self._execute(code, callbacks)
+        if type(outcome) is not dict:
+            raise student_error("ValueError", "the kernel sent back something unreadable")
+        if outcome.get("ok") is not True:
+            error, message = str(outcome.get("error", "Exception")), str(outcome.get("message", ""))
+            if error == "KeyboardInterrupt":
+                raise CallInterrupted(f"{name} was interrupted")
+            raise student_error(error, message[:300])
+        try:
+            value = wire.decode(outcome.get("value"))
+            _copy_back(list(args), wire.decode(outcome.get("args")))
+            _copy_back(dict(kwargs), wire.decode(outcome.get("kwargs")))
+        except wire.WireError as error:
+            raise student_error(
+                "ValueError", f"returned data the grader cannot read ({error})"
+            ) from None
+        return value
+
+    def _execute(self, code, callbacks):
+        client = self.client
+        msg_id = client.execute(
+            code, silent=False, store_history=False, allow_stdin=True, stop_on_error=False
+        )
+        deadline = time.monotonic() + self.timeout
+        result, idle, replied = None, False, False
+        poller = zmq.Poller()
+        poller.register(client.iopub_channel.socket, zmq.POLLIN)
+        poller.register(client.stdin_channel.socket, zmq.POLLIN)
+        poller.register(client.shell_channel.socket, zmq.POLLIN)
+        interrupted_at = None
+        while not (idle and replied):
+            now = time.monotonic()
+            if interrupted_at is None and now > deadline:
+                interrupted_at = now
+                self.interrupt()
+            if interrupted_at is not None and now > interrupted_at + INTERRUPT_GRACE_SECONDS:
+                self._give_up("a call ignored the interrupt sent after its time limit")
+            events = dict(poller.poll(100))
+            if client.stdin_channel.socket in events:
+                request = client.stdin_channel.get_msg(timeout=0)
+                client.input(_answer_callback(request, callbacks))
+            if client.iopub_channel.socket in events:
+                message = client.iopub_channel.get_msg(timeout=0)
+                if message["parent_header"].get("msg_id") != msg_id:
+                    continue
+                kind, content = message["header"]["msg_type"], message["content"]
+                if kind == "display_data" and wire.RESULT_MIMETYPE in content.get("data", {}):
+                    result = content["data"][wire.RESULT_MIMETYPE]
+                elif kind == "status" and content.get("execution_state") == "idle":
+                    idle = True
+                elif kind == "error" and content.get("ename") == "KeyboardInterrupt":
+                    result = {"ok": False, "error": "KeyboardInterrupt"}
+            if client.shell_channel.socket in events:
+                reply = client.shell_channel.get_msg(timeout=0)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    replied = True
+            if not events and not _alive(client):
+                self._give_up("the kernel died during a call")
+        if interrupted_at is not None:
+            self.problems.append("a call ran past its time limit and was interrupted")
+            return {"ok": False, "error": "KeyboardInterrupt"}
+        return result
+
+    def _give_up(self, why):
+        self.dead = True
+        self.problems.append(why)
+        with contextlib.suppress(Exception):
+            self.stop()
+        raise KernelGone(why)
+
+
+def _alive(client):
+    try:
+        return bool(client.is_alive())
+    except Exception:
+        return False
+
+
+def _references(callbacks):
+    """Turn a function argument into a reference the kernel can resolve."""
+
+    def reference(function):
+        if isinstance(function, RemoteFunction):
+            return {"$kernel": function.name}
+        qualified = wire.qualified_name(function)
+        if qualified:
+            return {"$function": qualified}
+        callbacks.append(function)
+        return {"$callback": len(callbacks) - 1}
+
+    return reference
+
+
+def _answer_callback(request, callbacks):
+    """Run a grader function the kernel asked for; reply with plain data (never raise)."""
+    prompt = str(request["content"].get("prompt", ""))
+    if not prompt.startswith(wire.CALLBACK_PROMPT):
+        return ""  # the student's own input(): there is nobody to type
+    try:
+        ask = wire.loads(prompt[len(wire.CALLBACK_PROMPT) :])
+        function = callbacks[int(ask["callback"])]
+        args = wire.decode(ask.get("args", []))
+        kwargs = wire.decode(ask.get("kwargs", {"$dict": []}))
+        if type(args) is not list or type(kwargs) is not dict:
+            raise wire.WireError("bad callback arguments")
+        value = function(*args, **kwargs)
+        return wire.dumps({"ok": True, "value": wire.encode(value)})
+    except Exception as error:  # a callback's own failure, reported to the caller
+        return wire.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"[:300]})
+
+
+def _copy_back(originals, returned):
+    """Copy array mutations made in the kernel into the grader's own arguments."""
+    if type(returned) is not type(originals):
+        return
+    if isinstance(originals, dict):
+        pairs = [(originals[key], returned[key]) for key in originals if key in returned]
+    else:
+        pairs = list(zip(originals, returned, strict=False))
+    for original, value in pairs:
+        if isinstance(original, np.ndarray) and isinstance(value, np.ndarray):
+            if original.shape == value.shape and original.flags.writeable:
+                with contextlib.suppress(TypeError, ValueError):
+                    np.copyto(original, value, casting="unsafe")
+        elif isinstance(original, dict | list):
+            _copy_back(original, value)
+
+
+class RemoteFunction:
+    """The grader's handle on a function the student defined in the kernel.
+
+    Calling it runs the student's function there on plain data. ``replaced_globals`` works
+    on it as on a local function: the names are rebound in the kernel for each call.
+    """
+
+    def __init__(self, link: KernelLink, name: str):
+        self.link = link
+        self.name = self.__name__ = self.__qualname__ = name
+        self.replacements: dict[str, object] = {}
+
+    def __repr__(self):
+        return f"<the student's function {self.name}>"
+
+    def __call__(self, *args, **kwargs):
+        return self.link.call(self.name, args, kwargs, self.replacements)
+
+    @contextlib.contextmanager
+    def __replaced_globals__(self, **replacements):
+        """Rebind globals of the student's function (in the kernel) while the block runs."""
+        saved = dict(self.replacements)
+        self.replacements.update(replacements)
+        try:
+            yield
+        finally:
+            self.replacements = saved
+
+
+def student_functions(source_nb) -> list[str]:
+    """Names of the functions the student writes: top-level defs of solution code cells."""
+    names = []
+    for cell in source_nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade"):
+            with contextlib.suppress(SyntaxError):
+                names += [
+                    n.name for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)
+                ]
+    return names
+
+
+def given_definitions(source_nb) -> list[str]:
+    """Sources of the locked code cells that only import and define (safe to run here)."""
+    kept = []
+    allowed = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+    for cell in source_nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("locked") or meta.get("grade"):
+            continue
+        try:
+            body = ast.parse(cell.source).body
+        except SyntaxError:
+            continue
+        docstring_or_def = all(
+            isinstance(n, allowed)
+            or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+            for n in body
+        )
+        if body and docstring_or_def:
+            kept.append(cell.source)
+    return kept
+
+
+def test_cells(source_nb) -> list:
+    """The graded code cells (autograder tests) of a notebook, in order."""
+    return [
+        cell
+        for cell in source_nb.cells
+        if cell.cell_type == "code"
+        and cell.metadata.get("nbgrader", {}).get("grade")
+        and not cell.metadata.get("nbgrader", {}).get("solution")
+    ]
+
+
+def namespace_for(source_nb, link: KernelLink) -> dict:
+    """The grader-side namespace the instructor's test cells run in."""
+    namespace = {"__name__": "__judge__", "np": np}
+    exec("from course_utils import *", namespace)  # the trusted copy, every public name
+    for source in given_definitions(source_nb):
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(source, "<given code>", "exec"), namespace)
+    for name in student_functions(source_nb):
+        namespace[name] = RemoteFunction(link, name)
+    return namespace
+
+
+@dataclass
+class Verdict:
+    """What the judge found for one test cell."""
+
+    grade_id: str
+    passed: bool
+    report: str
+    error: str | None = None
+    judge_error: bool = False
+
+
+def judge_cell(cell, namespace) -> Verdict:
+    """Run one instructor test cell in ``namespace``; never raises."""
+    from course_utils import CheckFailed
+
+    grade_id = cell.metadata["nbgrader"]["grade_id"]
+    printed = io.StringIO()
+    error, judge_error = None, False
+    try:
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            exec(compile(cell.source, f"<test {grade_id}>", "exec"), namespace)
+    except CheckFailed as failure:
+        error = f"CheckFailed: {failure}"
+    except BaseException as failure:  # an instructor bug or a dead kernel: fail, say so
+        error = f"the grader could not finish this test ({type(failure).__name__}: {failure})"
+        judge_error = True
+    report = printed.getvalue()
+    if len(report) > MAX_REPORT_CHARS:
+        report = report[:MAX_REPORT_CHARS] + "\n[report cut]\n"
+    return Verdict(grade_id, error is None, report, error[:2000] if error else None, judge_error)
+
+
+def judge_notebook(source_nb, link: KernelLink) -> list[Verdict]:
+    """Judge every test cell of ``source_nb`` against the student's live kernel."""
+    namespace = namespace_for(source_nb, link)
+    return [judge_cell(cell, namespace) for cell in test_cells(source_nb)]
+
+
+def verdict_outputs(verdict: Verdict) -> list[dict]:
+    """The outputs a judged test cell gets in the graded notebook (and so in feedback)."""
+    import nbformat
+
+    outputs = []
+    if verdict.report:
+        outputs.append(nbformat.v4.new_output("stream", name="stdout", text=verdict.report))
+    if verdict.error:
+        ename = "CheckFailed" if not verdict.judge_error else "GradingError"
+        outputs.append(
+            nbformat.v4.new_output(
+                "error", ename=ename, evalue=verdict.error, traceback=[verdict.error]
+            )
+        )
+    return outputs
