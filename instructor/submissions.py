@@ -93,32 +93,98 @@ def tampering(submitted: Path, release: Path) -> list[str]:
     return messages
 
 
-def restore_deleted_test_cells(nb, release) -> list[str]:
-    """Put released test cells that `nb` lacks back in place; return their grade_ids.
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader") or {}
 
-    nbgrader's own `OverwriteCells.add_missing_cells` inserts a deleted cell after the
-    cell before it in the source, and fails with KeyError when that cell is a locked
-    cell without a grade (nbgrader 0.9.6), losing the whole notebook. A re-inserted
-    cell still gets its source (hidden tests included) from the gradebook.
+
+def restore_deleted_cells(nb, release) -> list[str]:
+    """Put released cells with a grade_id that `nb` lacks back in place; return their ids.
+
+    Test cells and locked cells (the imports, the given code) come back; answer cells do
+    not (a missing answer is the student's to lose). A cell goes right after the nearest
+    earlier released cell the student still has, or, when there is none, right before the
+    nearest later one, so a restored test never lands above the imports it needs.
+    nbgrader's own `OverwriteCells.add_missing_cells` fails with KeyError when the cell
+    before a missing one is locked and ungraded (nbgrader 0.9.6), losing the notebook.
     """
-    present = {_grade_id(cell) for cell in nb.cells} - {None}
     restored = []
     for index, cell in enumerate(release.cells):
-        grade_id = _grade_id(cell)
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if grade_id is None or grade_id in present or not meta.get("grade"):
+        grade_id, meta = _grade_id(cell), _meta(cell)
+        present = [_grade_id(c) for c in nb.cells]
+        if grade_id is None or grade_id in present or meta.get("solution"):
             continue
-        # After the nearest earlier released cell the student still has, else first.
-        position = 0
+        position = None
         for earlier in reversed(release.cells[:index]):
-            ids = [_grade_id(c) for c in nb.cells]
             if _grade_id(earlier) in present:
-                position = ids.index(_grade_id(earlier)) + 1
+                position = present.index(_grade_id(earlier)) + 1
                 break
+        if position is None:
+            later = [_grade_id(c) for c in release.cells[index + 1 :]]
+            found = [present.index(g) for g in later if g in present]
+            position = found[0] if found else len(nb.cells)
         nb.cells.insert(position, copy.deepcopy(cell))
-        present.add(grade_id)
         restored.append(grade_id)
     return restored
+
+
+def repair_metadata(nb, release) -> list[str]:
+    """Undo what nbgrader cannot: stripped, altered or duplicated nbgrader metadata.
+
+    - A cell whose metadata was stripped, but which is the released cell of the same cell
+      id (or, for given code, the same source), gets the released metadata back.
+    - A cell whose grade_id is known but whose metadata was changed (a test cell turned into
+      an answer, points raised, ...) gets the released metadata back.
+    - A second cell with the same grade_id (a copy-pasted cell) loses its metadata if it is
+      an answer, so its code still runs as the student's, and is dropped otherwise; nbgrader
+      would otherwise leave it with empty metadata and fail the whole notebook.
+
+    Returns
+    -------
+    list of str
+        One message per repair, in plain words, for the status column.
+    """
+    released = {_grade_id(c): c for c in release.cells if _grade_id(c)}
+    by_cell_id = {c.get("id"): c for c in released.values() if c.get("id")}
+    by_source = {c.source.strip(): c for c in released.values() if not _meta(c).get("solution")}
+    present = {_grade_id(c) for c in nb.cells} - {None}
+    notes = []
+    for cell in nb.cells:
+        if _grade_id(cell):
+            continue
+        match = by_cell_id.get(cell.get("id")) or by_source.get(cell.get("source", "").strip())
+        if (
+            match is not None
+            and _grade_id(match) not in present
+            and match.cell_type == cell.cell_type
+        ):
+            cell.metadata["nbgrader"] = copy.deepcopy(_meta(match))
+            present.add(_grade_id(match))
+            notes.append(f"nbgrader metadata restored: {_grade_id(match)}")
+    seen, kept = set(), []
+    for cell in nb.cells:
+        grade_id = _grade_id(cell)
+        if grade_id in seen:
+            notes.append(f"duplicated cell ignored: {grade_id}")
+            if _meta(released.get(grade_id, {})).get("solution"):
+                del cell.metadata["nbgrader"]
+                kept.append(cell)
+            continue
+        if grade_id is not None:
+            seen.add(grade_id)
+            original = released.get(grade_id)
+            if original is not None and cell.cell_type != original.cell_type:
+                # A code cell turned into text (or back): only the released cell makes sense.
+                kept.append(copy.deepcopy(original))
+                notes.append(f"cell type restored: {grade_id}")
+                continue
+            if original is not None:
+                want, have = _meta(original), _meta(cell)
+                if {key: have.get(key) for key in want} != want:
+                    cell.metadata["nbgrader"] = copy.deepcopy(want)
+                    notes.append(f"nbgrader metadata reset: {grade_id}")
+        kept.append(cell)
+    nb.cells = kept
+    return notes
 
 
 def answer_errors(autograded: Path) -> list[str]:
