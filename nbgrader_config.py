@@ -3,12 +3,21 @@
 import sys
 from pathlib import Path
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
 
 # nbgrader's console scripts (and the lab extension) do not put this folder on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from instructor.feedback import ScrubHiddenTracebacks
+from instructor.nbgrader_adapter import TrustedExecute
 
 c = get_config()
 
@@ -19,6 +28,19 @@ c.CourseDirectory.release_directory = "release"
 
 # A looping answer cell is interrupted after this many seconds; later cells still run.
 c.Execute.timeout = 15
+
+# Student code runs only in a sandboxed kernel, and tests are judged outside it: nbgrader's
+# Execute is replaced by TrustedExecute (instructor/nbgrader_adapter.py); the rest of
+# nbgrader's autograde chain is unchanged.
+c.Autograde.autograde_preprocessors = [
+    TrustedExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 
 # A deleted test cell is put back from the gradebook instead of becoming "needs manual grade".
 c.OverwriteCells.add_missing_cells = True

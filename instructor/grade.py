@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,17 +36,28 @@ from instructor.course import (
     quiet_known_warnings,
     write_course_config,
 )
+from instructor.nbgrader_adapter import report_path
 from instructor.submissions import (
     answer_errors,
     read_problem,
-    restore_deleted_test_cells,
+    repair_metadata,
+    restore_deleted_cells,
     tampering,
-    timed_out,
 )
 
 STATE_FILE = "grading_state.json"
 GRADES_FILE = "grades.csv"
 SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
+# A submitted notebook larger than this is not read (the course's are a few hundred kB).
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+NO_SANDBOX_WARNING = "graded WITHOUT the sandbox (--no-sandbox): trusted class only"
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def clean_status(text: str) -> str:
+    """A status safe for one CSV cell and one terminal line: no control characters."""
+    return CONTROL.sub(" ", str(text)).strip()[:1000]
 
 
 @dataclass
@@ -63,12 +75,25 @@ class StudentRow:
 
 
 def _files(folder: Path) -> list[Path]:
-    """Return every file below `folder`, sorted, skipping editor and Jupyter leftovers."""
+    """Return every entry below `folder` that is not a folder, sorted, symbolic links included
+    (never followed), skipping editor and Jupyter leftovers."""
     found = []
-    for path in sorted(Path(folder).rglob("*")):
-        if path.is_file() and not SKIP_NAMES.intersection(path.relative_to(folder).parts):
-            found.append(path)
-    return found
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if d not in SKIP_NAMES]
+        for name in names:
+            path = Path(root) / name
+            if not SKIP_NAMES.intersection(path.relative_to(folder).parts):
+                found.append(path)
+        found += [Path(root) / d for d in dirs if (Path(root) / d).is_symlink()]
+    return sorted(found)
+
+
+def _regular_file(path: Path) -> bool:
+    """True for a regular file that is not a symbolic link (no FIFO, device or link)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def content_hash(folder: Path, salt: str = "") -> str:
@@ -76,7 +101,10 @@ def content_hash(folder: Path, salt: str = "") -> str:
     digest = hashlib.sha256(salt.encode())
     for path in _files(folder):
         digest.update(str(path.relative_to(folder)).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        if _regular_file(path) and path.stat().st_size <= MAX_NOTEBOOK_BYTES:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        else:
+            digest.update(f"{path.is_symlink()} {os.lstat(path).st_size}".encode())
     return digest.hexdigest()
 
 
@@ -92,6 +120,14 @@ def _save_state(out: Path, state: dict) -> None:
     tmp = out / (STATE_FILE + ".tmp")
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
     os.replace(tmp, out / STATE_FILE)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """True when ``path`` and every link on its way stay inside ``folder``."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def _student_ids(submissions: Path) -> list[str]:
@@ -200,15 +236,28 @@ class ClassGrader:
         config_file=CONFIG_FILE,
         assignment=None,
         echo=print,
+        sandbox=True,
     ):
         self.out = Path(out).resolve()
         self.source_root = Path(source_root)
         self.config_file = Path(config_file)
         self.assignment = find_assignment(self.source_root, assignment)
         self.echo = echo
+        self.sandbox = sandbox
+        if sandbox:
+            from instructor.sandbox import sandbox_problem
+
+            problem = sandbox_problem()
+            if problem:
+                raise GradingError(
+                    f"no working sandbox for student code: {problem}\n"
+                    "Only for a class whose code you trust: make grade ... NO_SANDBOX=1 "
+                    "(python -m instructor.grade --no-sandbox)."
+                )
         self.out.mkdir(parents=True, exist_ok=True)
         self.custom_db_url = db_url
         self.config = load_config(self.out, self.config_file, db_url)
+        self.config.TrustedExecute.sandbox = bool(sandbox)
         self.db_url = self.config.CourseDirectory.db_url
         self.course_id = self.config.CourseDirectory.course_id
         self.api = open_api(self.config)
@@ -222,28 +271,79 @@ class ClassGrader:
         return self.out / kind / student_id / self.assignment
 
     def setup(self) -> None:
-        """Copy the sources and (re)generate the assignment into the gradebook when needed."""
+        """Copy the sources and (re)generate the assignment when anything drifted from them.
+
+        The course folder is checked against the source notebooks on every run: the copied
+        sources, every released notebook, and the gradebook's record of each cell (its
+        checksum), so that nothing changed between runs can grade the class.
+        """
         source_hash = prepare_course(
             self.out, self.source_root, self.assignment, self.config_file, self.custom_db_url
         )
         fresh = (
             self.state.get("source_hash") == source_hash
-            and self.release_dir.is_dir()
             and _in_gradebook(self.db_url, self.course_id, self.assignment, None)
+            and self._release_matches()
+            and self._gradebook_matches()
         )
         if not fresh:
             generate_assignment(self.api, self.assignment)
             # Everyone is graded again against the new sources.
-            self.state = {"source_hash": source_hash, "students": {}}
+            self.state = {
+                "source_hash": source_hash,
+                "release_hash": content_hash(self.release_dir),
+                "students": {},
+            }
             _save_state(self.out, self.state)
         self.notebooks = notebook_names(self.release_dir)
-        if not self.notebooks:
-            raise GradingError(f"nbgrader released no notebooks into {self.release_dir}")
+        if self.notebooks != notebook_names(self.source_root / self.assignment):
+            raise GradingError(f"nbgrader did not release every notebook into {self.release_dir}")
+
+    def _release_matches(self) -> bool:
+        """Every source notebook has its released copy, as nbgrader made it (state hashes)."""
+        names = notebook_names(self.source_root / self.assignment)
+        if not self.release_dir.is_dir() or notebook_names(self.release_dir) != names:
+            return False
+        expected = self.state.get("release_hash")
+        return expected is not None and expected == content_hash(self.release_dir)
+
+    def _gradebook_matches(self) -> bool:
+        """The gradebook's source cells have the checksums of the source notebooks' cells."""
+        from nbgrader.api import Gradebook, MissingEntry
+        from nbgrader.utils import compute_checksum, is_grade, is_locked, is_solution
+
+        with Gradebook(self.db_url, self.course_id) as gb:
+            for name in notebook_names(self.source_root / self.assignment):
+                nb = nbformat.read(self.source_root / self.assignment / name, as_version=4)
+                for cell in nb.cells:
+                    if not (is_grade(cell) or is_solution(cell) or is_locked(cell)):
+                        continue
+                    grade_id = cell.metadata["nbgrader"]["grade_id"]
+                    try:
+                        stored = gb.find_source_cell(grade_id, Path(name).stem, self.assignment)
+                    except MissingEntry:
+                        return False
+                    if stored.checksum != compute_checksum(cell):
+                        return False
+        return True
 
     def grade_student(self, submissions: Path, student_id: str) -> bool:
-        """Autograde one student unless their submission is unchanged; return True if graded."""
+        """Autograde one student unless their submission is unchanged; return True if graded.
+
+        Never raises for a broken or hostile submission: whatever happens is reported in the
+        student's status. A student whose grading was cut short by a crash of the grader
+        itself is reported once, on the next run, and not retried until the files change.
+        """
         source = Path(submissions) / student_id / self.assignment
-        if not source.is_dir():
+        known = self.state["students"].get(student_id, {})
+        if not STUDENT_ID.fullmatch(student_id):
+            self.state["students"][student_id] = {
+                "hash": None,
+                "problems": ["folder name is not a usable student id (letters, digits, . _ @ -)"],
+                "graded": False,
+            }
+            return False
+        if not _inside(source, submissions) or not source.is_dir():
             self.state["students"][student_id] = {
                 "hash": None,
                 "problems": [f"no {self.assignment} folder in the submission"],
@@ -251,42 +351,79 @@ class ClassGrader:
             }
             return False
         digest = content_hash(source, salt=self.state["source_hash"])
-        known = self.state["students"].get(student_id, {})
+        if known.get("hash") == digest and known.get("in_progress"):
+            self.state["students"][student_id] = {
+                "hash": digest,
+                "graded": False,
+                "problems": ["grading stopped during this student in an earlier run (crash or "
+                             "kill); not retried until the submission changes"],
+            }
+            _zero_notebooks(self.db_url, self.course_id, self.assignment, student_id,
+                            self.notebooks)
+            _save_state(self.out, self.state)
+            return False
         if (
             known.get("hash") == digest
             and known.get("graded")
             and _in_gradebook(self.db_url, self.course_id, self.assignment, student_id)
         ):
             return False
+        self.state["students"][student_id] = {"hash": digest, "in_progress": True, "problems": []}
+        _save_state(self.out, self.state)
+        try:
+            problems = self._grade(source, student_id)
+        except KeyboardInterrupt:
+            # The instructor stopped the run: this student is simply not graded yet.
+            self.state["students"].pop(student_id, None)
+            _save_state(self.out, self.state)
+            raise
+        except Exception as error:  # nothing one student does may stop the class
+            problems = [f"grading failed ({type(error).__name__}: {error})"]
+            _zero_notebooks(self.db_url, self.course_id, self.assignment, student_id,
+                            self.notebooks)
+        if not self.sandbox:
+            problems.append(NO_SANDBOX_WARNING)
+        self.state["students"][student_id] = {
+            "hash": digest,
+            "problems": [clean_status(p) for p in problems],
+            "graded": True,
+        }
+        _save_state(self.out, self.state)
+        return True
 
+    def _grade(self, source: Path, student_id: str) -> list[str]:
+        """Copy, repair, autograde and give feedback to one student; return the problems."""
         problems, readable = self._copy_submission(source, student_id)
         failed = [name for name in self.notebooks if name not in readable]
         for name in readable:
             with only_notebook(self.api, name):
                 result = self.api.autograde(self.assignment, student_id, force=True, create=True)
+            autograded = self._student_dir("autograded", student_id) / name
+            report = report_path(autograded.parent, Path(name).stem)
+            if report.is_file():
+                found = json.loads(report.read_text())
+                problems.extend(f"{name}: {p}" for p in found.get("problems", []))
+                report.unlink()
             if not result.get("success"):
                 problems.append(_failure_message(result, name))
                 failed.append(name)
             else:
-                autograded = self._student_dir("autograded", student_id) / name
-                if timed_out(autograded):
-                    problems.append(f"cell timed out in {name}")
                 problems.extend(answer_errors(autograded))
         _zero_notebooks(self.db_url, self.course_id, self.assignment, student_id, failed)
         if len(failed) < len(self.notebooks):
             result = self.api.generate_feedback(self.assignment, student_id, force=True)
             if not result.get("success"):
                 problems.append("feedback could not be generated: see nbgrader log")
-        self.state["students"][student_id] = {"hash": digest, "problems": problems, "graded": True}
-        _save_state(self.out, self.state)
-        return True
+        return problems
 
     def _copy_submission(self, source: Path, student_id: str) -> tuple[list[str], list[str]]:
-        """Copy what nbgrader can read into OUT/submitted; return (problems, readable names).
+        """Copy the expected notebooks, repaired, into OUT/submitted; return (problems, names).
 
-        Unreadable notebooks are left out: nbgrader would stop at them and drop the
-        student's other notebooks too. Earlier results for the student are removed,
-        so nothing stale survives a regrade.
+        Only the released notebooks' names are copied, and only regular files: no other
+        file, no symbolic link, nothing that resolves outside the student's folder. Cells
+        nbgrader cannot handle (deleted, duplicated, stripped of their metadata) are put
+        right here, in the copy; the submission itself is never modified. Earlier results
+        for the student are removed, so nothing stale survives a regrade.
         """
         for kind in ("submitted", "autograded", "feedback"):
             folder = self._student_dir(kind, student_id)
@@ -297,27 +434,36 @@ class ClassGrader:
         problems, readable = [], []
         for name in self.notebooks:
             path = source / name
-            if not path.is_file():
+            if path.is_symlink():
+                problems.append(f"{name} is a symbolic link: not followed, graded as missing")
+                continue
+            if not path.exists():
                 problems.append(f"missing notebook {name}")
+                continue
+            if not _regular_file(path) or path.stat().st_size > MAX_NOTEBOOK_BYTES:
+                problems.append(f"{name} is not a regular notebook file under 20 MB")
                 continue
             problem = read_problem(path)
             if problem:
                 problems.append(problem)
                 continue
-            readable.append(name)
             problems.extend(tampering(path, self.release_dir / name))
-        for path in _files(source):
-            relative = path.relative_to(source)
-            if path.suffix == ".ipynb" and str(relative) not in readable:
-                continue
-            (dest / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest / relative)
-        for name in readable:
-            nb = nbformat.read(dest / name, as_version=4)
-            if restore_deleted_test_cells(
-                nb, nbformat.read(self.release_dir / name, as_version=4)
-            ):
-                nbformat.write(nb, dest / name)
+            nb = nbformat.read(path, as_version=4)
+            release = nbformat.read(self.release_dir / name, as_version=4)
+            problems.extend(f"{name}: {note}" for note in repair_metadata(nb, release))
+            restored = restore_deleted_cells(nb, release)
+            problems.extend(f"{name}: cell restored: {grade_id}" for grade_id in restored
+                            if not any(grade_id in p and "deleted" in p for p in problems))
+            nbformat.write(nb, dest / name)
+            readable.append(name)
+        extra = [
+            str(path.relative_to(source))
+            for path in _files(source)
+            if str(path.relative_to(source)) not in self.notebooks
+        ]
+        if extra:
+            shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+            problems.append(f"other files ignored: {shown}")
         return problems, readable
 
     def rows(self) -> list[StudentRow]:
@@ -349,7 +495,7 @@ class ClassGrader:
                         auto_score=sum(scores.values()),
                         auto_max=float(sum(maxima.values())),
                         manual_pending=pending,
-                        status="; ".join(problems) or "ok",
+                        status=clean_status("; ".join(problems)) or "ok",
                         problems=list(problems),
                     )
                 )
@@ -386,6 +532,7 @@ def grade_class(
     config_file=CONFIG_FILE,
     assignment=None,
     echo=print,
+    sandbox=True,
 ) -> list[StudentRow]:
     """Grade every student folder of `submissions` into `out` and write `out/grades.csv`.
 
@@ -429,7 +576,9 @@ def grade_class(
             f"--submissions {submissions} overlaps what grading writes in --out {out}; "
             "submissions are read only: use separate folders"
         )
-    grader = ClassGrader(out, db_url, source_root, config_file, assignment, echo)
+    grader = ClassGrader(out, db_url, source_root, config_file, assignment, echo, sandbox)
+    if not sandbox:
+        echo(f"WARNING: {NO_SANDBOX_WARNING}")
     grader.setup()
     student_ids = _student_ids(submissions)
     for number, student_id in enumerate(student_ids, start=1):
@@ -437,7 +586,8 @@ def grade_class(
         graded = grader.grade_student(submissions, student_id)
         problems = grader.state["students"][student_id]["problems"]
         what = f"graded in {time.perf_counter() - start:.1f} s" if graded else "unchanged"
-        echo(f"[{number}/{len(student_ids)}] {student_id}: {what}; {'; '.join(problems) or 'ok'}")
+        status = clean_status("; ".join(problems)) or "ok"
+        echo(f"[{number}/{len(student_ids)}] {clean_status(student_id)}: {what}; {status}")
     rows = grader.rows()
     grader.write_csv(rows)
     return rows
@@ -458,11 +608,22 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--assignment", default=None, help="assignment name (default: the only one)"
     )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run student code without the sandbox: only for a class whose code you trust",
+    )
     args = parser.parse_args(argv)
     quiet_known_warnings()
     try:
         rows = grade_class(
-            args.submissions, args.out, args.db_url, args.source, args.config, args.assignment
+            args.submissions,
+            args.out,
+            args.db_url,
+            args.source,
+            args.config,
+            args.assignment,
+            sandbox=not args.no_sandbox,
         )
     except GradingError as error:
         print(f"grade: cannot grade: {error}", file=sys.stderr)
