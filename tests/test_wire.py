@@ -118,7 +118,7 @@ def test_deep_nesting_is_refused_and_large_messages_are_refused():
 
 def test_functions_cross_only_by_reference():
     qualified = wire.qualified_name(standins.cubic_cost)
-    assert qualified == "course_utils.standins.cubic_cost"
+    assert qualified == "course_utils.standins:cubic_cost"
     assert wire.resolve_qualified(qualified) is standins.cubic_cost
     assert wire.qualified_name(lambda x: x) is None
     assert wire.qualified_name(np.sum) is None
