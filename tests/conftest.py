@@ -15,6 +15,9 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
+# A real PostgreSQL server (postgresql_url) and the export tests' small gradebook.
+pytest_plugins = ["postgres"]
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks" / "gradient_checking"
 
 
