@@ -183,7 +183,9 @@ def execute_and_judge(nb, source_nb, *, sandboxed=True, limits=None, timeout=Non
         try:
             asyncio.run(client.run_and_judge(str(scratch)))
         except Exception as error:  # the kernel would not start, or died at start
-            client.problems.append(f"the notebook could not be run ({type(error).__name__})")
+            client.problems.append(
+                f"the notebook could not be run ({type(error).__name__}: {error})"
+            )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     for cell in nb.cells:
