@@ -357,10 +357,12 @@ def read_roster(path: str | os.PathLike) -> dict[str, dict[str, str]]:
     Raises
     ------
     ValueError
-        On a missing column, an empty or repeated student_id, or a student without any
-        Canvas id.
+        On a missing file or column, an empty or repeated student_id, or a student without
+        any Canvas id.
     """
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"roster {path} does not exist (ROSTER= names a CSV file)")
     # utf-8-sig: a roster saved by Excel starts with a byte-order mark.
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)

@@ -237,6 +237,12 @@ def test_a_bad_roster_is_refused_with_the_line(tmp_path, lines, message):
         write_canvas_csv([row("alice")], roster, tmp_path / "canvas.csv")
 
 
+def test_a_missing_roster_is_named(tmp_path):
+    with pytest.raises(ValueError, match=r"roster .*nowhere\.csv does not exist"):
+        write_canvas_csv([row("alice")], tmp_path / "nowhere.csv", tmp_path / "canvas.csv")
+    assert not (tmp_path / "canvas.csv").exists()
+
+
 def nbgrader_export(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """Run `nbgrader export` in the course folder `root` as an instructor would."""
     bin_dir = str(Path(sys.executable).parent)
