@@ -126,7 +126,9 @@ def _run(command: list, base: Path, timeout: float) -> None:
 
 def start_server(bin_dir: Path) -> PostgresServer:
     """initdb and start a server on a free loopback port; return it once it accepts connections."""
-    base = Path(tempfile.mkdtemp(prefix="kit-postgres-"))
+    # Under root the server runs as nobody, who must reach the folder: /tmp, not a TMPDIR
+    # that only root can enter.
+    base = Path(tempfile.mkdtemp(prefix="kit-postgres-", dir="/tmp" if os.geteuid() == 0 else None))
     sockets = base / "sockets"
     sockets.mkdir(mode=0o700)
     if os.geteuid() == 0:
