@@ -44,6 +44,7 @@ CANVAS_KEYS = ["ID", "SIS User ID", "SIS Login ID"]
 
 NO_SANDBOX = "graded without the sandbox (--no-sandbox): scores are not trustworthy"
 NO_SUBMISSION = "no submission"
+UNFINISHED = "grading did not finish (still running, or the grader was stopped)"
 
 # Text a spreadsheet would run as a formula; full-width forms count in some locales.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -131,14 +132,19 @@ def load_state(path: str | os.PathLike) -> dict:
 def student_status(state: dict, student_id: str, submitted: bool) -> tuple[str, tuple[str, ...]]:
     """Return (status, problems) of one student from the grader's state.
 
-    The grader keeps ``state["students"][id]["problems"]``, a list of plain-words findings;
-    ``"sandbox": false`` (for the run, or for one student) marks an opted-out, untrusted run.
+    The grader keeps ``state["students"][id]["problems"]``, a list of plain-words findings,
+    and ``"in_progress": true`` while a student is being graded; ``"sandbox": false`` (for
+    the run, or for one student) marks an opted-out, untrusted run.
     """
     known = (state.get("students") or {}).get(student_id) or {}
     problems = tuple(str(problem) for problem in known.get("problems") or ())
+    if not problems and known.get("in_progress"):
+        problems = (UNFINISHED,)
     if not problems and not submitted:
         problems = (NO_SUBMISSION,)
-    if state.get("sandbox") is False or known.get("sandbox") is False:
+    opted_out = state.get("sandbox") is False or known.get("sandbox") is False
+    # The grader may already have named the opt-out in the student's own problems.
+    if opted_out and not any("--no-sandbox" in problem for problem in problems):
         problems = (NO_SANDBOX, *problems)
     return "; ".join(problems) or "ok", problems
 

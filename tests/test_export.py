@@ -20,10 +20,12 @@ from instructor.export import (
     FORMULA_STARTS,
     NO_SANDBOX,
     NO_SUBMISSION,
+    UNFINISHED,
     GradeRow,
     read_roster,
     read_rows,
     spreadsheet_cell,
+    student_status,
     write_canvas_csv,
     write_grades_csv,
 )
@@ -107,6 +109,24 @@ def test_a_sandbox_opt_out_is_in_every_status(gradebook_url):
     rows = read_rows(gradebook_url, COURSE_ID, ASSIGNMENT, {**STATE, "sandbox": False})
     assert all(r.status.startswith(NO_SANDBOX) for r in rows)
     assert rows[1].problems == (NO_SANDBOX, "cell timed out in nb1.ipynb")
+
+
+def test_statuses_come_from_the_graders_state():
+    state = {
+        "students": {
+            "ann": {"problems": ["missing notebook nb2.ipynb"]},
+            "ben": {"in_progress": True, "problems": []},
+            "cat": {"problems": ["graded WITHOUT the sandbox (--no-sandbox): trusted class only"]},
+        }
+    }
+    assert student_status(state, "ann", True)[0] == "missing notebook nb2.ipynb"
+    assert student_status(state, "ben", True)[0] == UNFINISHED
+    assert student_status(state, "new", False)[0] == NO_SUBMISSION
+    assert student_status(state, "new", True)[0] == "ok"
+    opted_out = {**state, "sandbox": False}
+    assert student_status(opted_out, "ann", True)[1] == (NO_SANDBOX, "missing notebook nb2.ipynb")
+    # Named once, whoever named it.
+    assert student_status(opted_out, "cat", True)[1] == tuple(state["students"]["cat"]["problems"])
 
 
 @pytest.mark.slow
