@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -41,6 +42,14 @@ class Run:
     notebook: object
     problems: list[str] = field(default_factory=list)
     verdicts: list[judge.Verdict] = field(default_factory=list)
+
+    def as_data(self) -> dict:
+        """Plain data (JSON-ready): the notebook, the problems, the failed tests' grade_ids."""
+        return {
+            "notebook": json.loads(nbformat.writes(self.notebook)),
+            "problems": list(self.problems),
+            "failed_tests": [v.grade_id for v in self.verdicts if not v.passed],
+        }
 
 
 class _Client(NotebookClient):

@@ -15,17 +15,65 @@ gradebook writes and feedback after it stay as they are. What it changes:
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 from pathlib import Path
 
 import nbformat
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import Execute
+from nbgrader.preprocessors import (
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    Execute,
+    OverwriteCells,
+    OverwriteKernelspec,
+)
 from traitlets import Bool
 
 from instructor import execution
 
 REPORT_PREFIX = ".judge-"
+# nbgrader's default sanitizing chain (Autograde.sanitize_preprocessors).
+SANITIZE = [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+
+# Runs done elsewhere (on workers), keyed by student, notebook and the hash of the sanitized
+# notebook they ran: TrustedExecute replays them instead of running the notebook again.
+PRECOMPUTED: dict[str, dict] = {}
+
+
+def notebook_key(nb) -> str:
+    """A hash of a notebook's content, the same for a notebook and its JSON round trip."""
+    text = json.dumps(nbformat.from_dict(nb), sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def precomputed_key(student, notebook, nb) -> str:
+    """The key of a run in :data:`PRECOMPUTED`: who, which notebook, and exactly what ran."""
+    return f"{student}/{notebook}/{notebook_key(nb)}"
+
+
+def sanitize(nb, config, student, assignment, notebook, db_url):
+    """Apply nbgrader's sanitizing preprocessors, as autograde does before executing.
+
+    Returns the notebook TrustedExecute will receive when nbgrader autogrades this
+    submission, so that it can be run on a worker first (see :data:`PRECOMPUTED`).
+    """
+    chain = config.Autograde.get("sanitize_preprocessors", SANITIZE)
+    resources = {
+        "unique_key": notebook,
+        "nbgrader": {
+            "student": student,
+            "assignment": assignment,
+            "notebook": notebook,
+            "db_url": db_url,
+        },
+    }
+    nb = copy.deepcopy(nb)
+    for kind in chain:
+        nb, resources = kind(config=config).preprocess(nb, resources)
+    return nbformat.reads(nbformat.writes(nb), as_version=4)
 
 
 def report_path(autograded_folder: Path, notebook: str) -> Path:
@@ -43,19 +91,18 @@ class TrustedExecute(Execute):
     def preprocess(self, nb, resources):
         """Execute ``nb`` and replace its test cells' outputs with the judge's reports."""
         info = resources["nbgrader"]
-        source_nb = self._source_notebook(info["assignment"], info["notebook"])
-        run = execution.execute_and_judge(
-            nb, source_nb, sandboxed=self.sandbox, timeout=self.timeout
-        )
+        done = PRECOMPUTED.pop(precomputed_key(info["student"], info["notebook"], nb), None)
+        if done is None:
+            source_nb = self._source_notebook(info["assignment"], info["notebook"])
+            done = execution.execute_and_judge(
+                nb, source_nb, sandboxed=self.sandbox, timeout=self.timeout
+            ).as_data()
         folder = resources.get("metadata", {}).get("path")
         if folder:
-            report = {
-                "problems": run.problems,
-                "sandbox": bool(self.sandbox),
-                "failed_tests": [v.grade_id for v in run.verdicts if not v.passed],
-            }
+            report = {key: done[key] for key in ("problems", "failed_tests")}
+            report["sandbox"] = bool(self.sandbox)
             report_path(folder, info["notebook"]).write_text(json.dumps(report, indent=1))
-        return run.notebook, resources
+        return nbformat.from_dict(done["notebook"]), resources
 
     def _source_notebook(self, assignment, notebook):
         """The instructor's copy: the course folder's source notebook (never the student's)."""

@@ -1,0 +1,129 @@
+"""Where the expensive step of grading runs: here, on a local Dask cluster, or on a remote one.
+
+A *job* is one student's sanitized notebooks plus the instructor's source notebooks, as plain
+JSON-ready data; its result is, per notebook, the executed and judged notebook with the
+problems met (:meth:`instructor.execution.Run.as_data`). Nothing is shared but that data: a
+worker on another machine needs the kit installed (``pip install -e .`` of this repository,
+bubblewrap for the sandbox) and nothing else, no shared folder.
+
+The grading process stays the single writer of the gradebook, ``OUT`` and ``grades.csv``:
+results come back to it and it records them one student at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+
+import nbformat
+
+from instructor.execution import execute_and_judge
+
+# How many times Dask may lose a worker while it runs one student before giving up on it.
+ALLOWED_WORKER_DEATHS = 2
+
+
+class WorkerProblem(RuntimeError):
+    """A worker cannot grade at all (no sandbox there, say)."""
+
+
+def run_job(job: dict, sources: dict) -> dict:
+    """Worker side: run and judge each notebook of one student.
+
+    Parameters
+    ----------
+    job : dict
+        ``{"notebooks": {name: notebook dict}, "sandboxed": bool, "timeout": float}``.
+    sources : dict
+        ``{name: notebook dict}``: the instructor's source notebooks.
+
+    Returns
+    -------
+    dict
+        ``{name: {"notebook": dict, "problems": [str], "failed_tests": [str]}}``.
+    """
+    if job["sandboxed"]:
+        from instructor.sandbox import sandbox_problem
+
+        problem = sandbox_problem()
+        if problem:
+            raise WorkerProblem(f"worker on {os.uname().nodename} has no sandbox: {problem}")
+    results = {}
+    for name, nb in job["notebooks"].items():
+        run = execute_and_judge(
+            nbformat.from_dict(nb),
+            nbformat.from_dict(sources[name]),
+            sandboxed=job["sandboxed"],
+            timeout=job["timeout"],
+        )
+        results[name] = run.as_data()
+    return results
+
+
+Outcome = tuple[object, dict | None, str | None]  # (job key, result, failure)
+
+
+def run_here(jobs: Iterable[tuple[object, dict]], sources: dict) -> Iterator[Outcome]:
+    """Run jobs one after another in this process."""
+    for key, job in jobs:
+        yield key, run_job(job, sources), None
+
+
+@contextlib.contextmanager
+def dask_runner(workers: int | None = None, scheduler: str | None = None):
+    """A runner of jobs on Dask: a local cluster of ``workers`` processes, or ``scheduler``.
+
+    Yields
+    ------
+    callable
+        ``run(jobs, sources)`` taking ``(key, job)`` pairs and yielding
+        ``(key, result, failure)`` as
+        jobs finish, in any order. A job whose workers kept dying, or that raised, comes back
+        with ``failure`` set instead of a result; a job is never returned twice.
+    """
+    import dask
+    from distributed import Client, LocalCluster, as_completed
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}):
+        cluster = None
+        if scheduler:
+            client = Client(scheduler, timeout="30s")
+        else:
+            cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        try:
+            yield _dask_run(client, as_completed)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _dask_run(client, as_completed) -> Callable:
+    def run(jobs, sources):
+        futures = {}
+        # The source notebooks go to every worker once, not with every student.
+        shared = client.scatter(sources, broadcast=True)
+        try:
+            for key, job in jobs:
+                future = client.submit(run_job, job, shared, pure=False, key=f"grade-{key}")
+                futures[future] = key
+            for future in as_completed(list(futures)):
+                key = futures.pop(future)
+                try:
+                    yield key, future.result(), None
+                except Exception as error:  # KilledWorker, WorkerProblem, ...
+                    yield key, None, f"{type(error).__name__}: {error}"
+        finally:
+            # Interrupted (Ctrl-C) or abandoned: nothing keeps running for nobody.
+            if futures:
+                client.cancel(list(futures))
+
+    return run
