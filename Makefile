@@ -41,9 +41,15 @@ test-browser: setup
 release: setup
 	python -m instructor.release
 
+# Optional: WORKERS=N (1 = one student after another), SCHEDULER=tcp://HOST:PORT (a Dask
+# cluster), DB_URL=postgresql+psycopg://... (gradebook), ROSTER=roster.csv (Canvas file),
+# NO_SANDBOX=1 (only for a class whose code you trust).
 grade: setup
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<dir> OUT=<dir>"; exit 2; }
-	python -m instructor.grade --submissions "$(SUBMISSIONS)" --out "$(OUT)" $(if $(DB_URL),--db-url "$(DB_URL)")
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<dir> OUT=<dir> [WORKERS=N] [SCHEDULER=tcp://host:port] [DB_URL=...] [ROSTER=roster.csv] [NO_SANDBOX=1]"; exit 2; }
+	python -m instructor.grade --submissions "$(SUBMISSIONS)" --out "$(OUT)" \
+		$(if $(DB_URL),--db-url "$(DB_URL)") $(if $(WORKERS),--workers "$(WORKERS)") \
+		$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(ROSTER),--roster "$(ROSTER)") \
+		$(if $(NO_SANDBOX),--no-sandbox)
 
 demo: setup
 	python -m instructor.demo

@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         rows = grade_class(submissions, out, assignment=assignment, echo=lambda line: None)
         grading = time.perf_counter() - start
-        if any(row.auto_score != row.auto_max or row.status != "ok" for row in rows):
+        if any(row.total != row.max_score or row.status != "ok" for row in rows):
             print("warning: some full solutions did not get full marks", file=sys.stderr)
 
         floor = nbclient_floor(SOURCE_ROOT / assignment, root / "floor", args.students)

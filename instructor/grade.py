@@ -9,7 +9,7 @@ and is only read. Under OUT: nbgrader's course folders, ``gradebook.db``,
 from __future__ import annotations
 
 import argparse
-import csv
+import contextlib
 import hashlib
 import json
 import os
@@ -18,11 +18,13 @@ import shutil
 import stat
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
+from instructor import export
+from instructor import workers as workers_module
 from instructor.course import (
     CONFIG_FILE,
     SOURCE_ROOT,
@@ -36,7 +38,7 @@ from instructor.course import (
     quiet_known_warnings,
     write_course_config,
 )
-from instructor.nbgrader_adapter import report_path
+from instructor.nbgrader_adapter import PRECOMPUTED, precomputed_key, report_path, sanitize
 from instructor.submissions import (
     answer_errors,
     read_problem,
@@ -46,7 +48,7 @@ from instructor.submissions import (
 )
 
 STATE_FILE = "grading_state.json"
-GRADES_FILE = "grades.csv"
+GRADES_FILE = export.GRADES_FILE
 SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 # A submitted notebook larger than this is not read (the course's are a few hundred kB).
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -61,17 +63,14 @@ def clean_status(text: str) -> str:
 
 
 @dataclass
-class StudentRow:
-    """One line of grades.csv."""
+class Job:
+    """One student ready to run: what was found while copying, and the sanitized notebooks."""
 
     student_id: str
-    scores: dict[str, float]
-    auto_score: float
-    auto_max: float
-    manual_pending: bool
-    status: str
-    regraded: bool = False
-    problems: list[str] = field(default_factory=list)
+    digest: str
+    problems: list[str]
+    readable: list[str]
+    notebooks: dict[str, dict]
 
 
 def _files(folder: Path) -> list[Path]:
@@ -327,75 +326,122 @@ class ClassGrader:
                         return False
         return True
 
-    def grade_student(self, submissions: Path, student_id: str) -> bool:
-        """Autograde one student unless their submission is unchanged; return True if graded.
+    def prepare(self, submissions: Path, student_id: str) -> Job | None:
+        """Get one student ready to run, or return None when there is nothing to run.
 
-        Never raises for a broken or hostile submission: whatever happens is reported in the
-        student's status. A student whose grading was cut short by a crash of the grader
-        itself is reported once, on the next run, and not retried until the files change.
+        Nothing to run: an unusable folder, an unchanged submission, or one whose grading
+        crashed the grader in an earlier run (reported once, not retried until it changes).
+        Otherwise the expected notebooks are copied, repaired and sanitized here (cheap, and
+        it reads the gradebook); running them is the job's.
         """
         source = Path(submissions) / student_id / self.assignment
         known = self.state["students"].get(student_id, {})
         if not STUDENT_ID.fullmatch(student_id):
-            self.state["students"][student_id] = {
-                "hash": None,
-                "problems": ["folder name is not a usable student id (letters, digits, . _ @ -)"],
-                "graded": False,
-            }
-            return False
+            self._note(student_id, None, ["folder name is not a usable student id"], graded=False)
+            return None
         if not _inside(source, submissions) or not source.is_dir():
-            self.state["students"][student_id] = {
-                "hash": None,
-                "problems": [f"no {self.assignment} folder in the submission"],
-                "graded": False,
-            }
-            return False
+            self._note(student_id, None, [f"no {self.assignment} folder in the submission"],
+                       graded=False)
+            return None
         digest = content_hash(source, salt=self.state["source_hash"])
         if known.get("hash") == digest and known.get("in_progress"):
-            self.state["students"][student_id] = {
-                "hash": digest,
-                "graded": False,
-                "problems": ["grading stopped during this student in an earlier run (crash or "
-                             "kill); not retried until the submission changes"],
-            }
+            problem = ("grading stopped during this student in an earlier run (crash or kill); "
+                       "not retried until the submission changes")
             _zero_notebooks(self.db_url, self.course_id, self.assignment, student_id,
                             self.notebooks)
-            _save_state(self.out, self.state)
-            return False
+            self._note(student_id, digest, [problem], graded=False)
+            return None
         if (
             known.get("hash") == digest
             and known.get("graded")
             and _in_gradebook(self.db_url, self.course_id, self.assignment, student_id)
         ):
-            return False
-        self.state["students"][student_id] = {"hash": digest, "in_progress": True, "problems": []}
+            return None
+        problems, readable = self._copy_submission(source, student_id)
+        notebooks = {}
+        for name in readable:
+            path = self._student_dir("submitted", student_id) / name
+            try:
+                sanitized = sanitize(nbformat.read(path, as_version=4), self.config, student_id,
+                                     self.assignment, Path(name).stem, self.db_url)
+            except Exception:  # nbgrader will fail on it too, and say why when autograding
+                continue
+            notebooks[name] = json.loads(nbformat.writes(sanitized))
+        return Job(student_id, digest, problems, readable, notebooks)
+
+    def job_data(self, job: Job) -> dict:
+        """What a worker needs to run ``job``: plain data."""
+        return {
+            "notebooks": job.notebooks,
+            "sandboxed": self.sandbox,
+            "timeout": float(self.config.Execute.get("timeout", 15)),
+        }
+
+    def sources(self) -> dict:
+        """The instructor's source notebooks as plain data, for workers."""
+        folder = self.out / "notebooks" / self.assignment
+        return {name: json.loads((folder / name).read_text()) for name in self.notebooks}
+
+    def record(self, job: Job, results: dict | None = None, failure: str | None = None) -> None:
+        """Autograde ``job`` into the gradebook, with its notebooks' runs when given.
+
+        Without ``results`` the notebooks run here, inside nbgrader's autograde. A student is
+        marked in progress while this runs: if the grader itself dies here, the next run says
+        so instead of dying again. ``failure`` (a job the workers could not run) is reported
+        and the student left to be graded by the next run.
+        """
+        if failure is not None:
+            _zero_notebooks(self.db_url, self.course_id, self.assignment, job.student_id,
+                            self.notebooks)
+            self._note(job.student_id, None,
+                       [*job.problems, f"not graded: the grading job failed ({failure})"],
+                       graded=False)
+            return
+        self.state["students"][job.student_id] = {
+            "hash": job.digest, "in_progress": True, "problems": [],
+        }
         _save_state(self.out, self.state)
+        for name, data in (results or {}).items():
+            key = precomputed_key(job.student_id, Path(name).stem, job.notebooks[name])
+            PRECOMPUTED[key] = data
         try:
-            problems = self._grade(source, student_id)
+            problems = self._autograde(job)
         except KeyboardInterrupt:
             # The instructor stopped the run: this student is simply not graded yet.
-            self.state["students"].pop(student_id, None)
+            self.state["students"].pop(job.student_id, None)
             _save_state(self.out, self.state)
             raise
         except Exception as error:  # nothing one student does may stop the class
-            problems = [f"grading failed ({type(error).__name__}: {error})"]
-            _zero_notebooks(self.db_url, self.course_id, self.assignment, student_id,
+            problems = [*job.problems, f"grading failed ({type(error).__name__}: {error})"]
+            _zero_notebooks(self.db_url, self.course_id, self.assignment, job.student_id,
                             self.notebooks)
+        finally:
+            PRECOMPUTED.clear()
         if not self.sandbox:
             problems.append(NO_SANDBOX_WARNING)
+        self._note(job.student_id, job.digest, problems, graded=True)
+
+    def grade_student(self, submissions: Path, student_id: str) -> bool:
+        """Prepare and grade one student here; return True if they were graded."""
+        job = self.prepare(submissions, student_id)
+        if job is None:
+            return False
+        self.record(job)
+        return True
+
+    def _note(self, student_id, digest, problems, graded) -> None:
         self.state["students"][student_id] = {
             "hash": digest,
             "problems": [clean_status(p) for p in problems],
-            "graded": True,
+            "graded": graded,
         }
         _save_state(self.out, self.state)
-        return True
 
-    def _grade(self, source: Path, student_id: str) -> list[str]:
-        """Copy, repair, autograde and give feedback to one student; return the problems."""
-        problems, readable = self._copy_submission(source, student_id)
-        failed = [name for name in self.notebooks if name not in readable]
-        for name in readable:
+    def _autograde(self, job: Job) -> list[str]:
+        """Autograde and give feedback to one prepared student; return the problems."""
+        student_id, problems = job.student_id, list(job.problems)
+        failed = [name for name in self.notebooks if name not in job.readable]
+        for name in job.readable:
             with only_notebook(self.api, name):
                 result = self.api.autograde(self.assignment, student_id, force=True, create=True)
             autograded = self._student_dir("autograded", student_id) / name
@@ -466,62 +512,22 @@ class ClassGrader:
             problems.append(f"other files ignored: {shown}")
         return problems, readable
 
-    def rows(self) -> list[StudentRow]:
-        """Read every known student's scores from the gradebook."""
-        from nbgrader.api import Gradebook, MissingEntry
+    def rows(self) -> list[export.GradeRow]:
+        """Every known student's row, read from the gradebook (manual grades included)."""
+        self.state["sandbox"] = self.sandbox
+        return export.read_rows(self.db_url, self.course_id, self.assignment, self.state)
 
-        rows = []
-        with Gradebook(self.db_url, self.course_id) as gb:
-            maxima = {
-                name: gb.find_notebook(Path(name).stem, self.assignment).max_code_score
-                for name in self.notebooks
-            }
-            for student_id, known in sorted(self.state["students"].items()):
-                scores, pending = dict.fromkeys(self.notebooks, 0.0), False
-                try:
-                    submission = gb.find_submission(self.assignment, student_id)
-                except MissingEntry:
-                    submission = None
-                for notebook in submission.notebooks if submission else []:
-                    name = notebook.name + ".ipynb"
-                    if name in scores:
-                        scores[name] = float(notebook.code_score)
-                        pending = pending or bool(notebook.needs_manual_grade)
-                problems = known.get("problems", [])
-                rows.append(
-                    StudentRow(
-                        student_id=student_id,
-                        scores=scores,
-                        auto_score=sum(scores.values()),
-                        auto_max=float(sum(maxima.values())),
-                        manual_pending=pending,
-                        status=clean_status("; ".join(problems)) or "ok",
-                        problems=list(problems),
-                    )
-                )
-        return rows
-
-    def write_csv(self, rows: list[StudentRow]) -> Path:
-        """Write grades.csv: one row per student, one score column per notebook."""
-        path = self.out / GRADES_FILE
-        stems = [Path(name).stem for name in self.notebooks]
-        with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                ["student_id", *stems, "auto_score", "auto_max", "manual_pending", "status"]
-            )
-            for row in rows:
-                writer.writerow(
-                    [
-                        row.student_id,
-                        *(f"{row.scores[name]:g}" for name in self.notebooks),
-                        f"{row.auto_score:g}",
-                        f"{row.auto_max:g}",
-                        "yes" if row.manual_pending else "no",
-                        row.status,
-                    ]
-                )
-        return path
+    def write_grades(self, rows, roster=None) -> list[str]:
+        """Write grades.csv (and canvas.csv with a roster); return what to tell the user."""
+        export.write_grades_csv(rows, self.out / GRADES_FILE)
+        if not roster:
+            return []
+        report = export.write_canvas_csv(rows, roster, self.out / export.CANVAS_FILE)
+        notes = [f"Canvas file: {report.path} ({len(report.written)} students)"]
+        if report.missing:
+            missing = ", ".join(report.missing)
+            notes.append(f"not in the roster, so not in the Canvas file: {missing}")
+        return notes
 
 
 def grade_class(
@@ -533,7 +539,10 @@ def grade_class(
     assignment=None,
     echo=print,
     sandbox=True,
-) -> list[StudentRow]:
+    workers=None,
+    scheduler=None,
+    roster=None,
+) -> list[export.GradeRow]:
     """Grade every student folder of `submissions` into `out` and write `out/grades.csv`.
 
     Parameters
@@ -548,10 +557,19 @@ def grade_class(
         The instructor's source notebooks, nbgrader config and assignment name.
     echo : callable
         Receives one progress line per student.
+    sandbox : bool, default=True
+        Run student code in the sandbox; False only for a class whose code you trust.
+    workers : int, optional
+        Students graded at once on a local Dask cluster (default: one per core); 1 grades
+        them one after another in this process.
+    scheduler : str, optional
+        ``tcp://HOST:PORT`` of a running Dask scheduler whose workers do the running.
+    roster : path-like, optional
+        CSV mapping student ids to LMS identities: also write ``canvas.csv``.
 
     Returns
     -------
-    list of StudentRow
+    list of instructor.export.GradeRow
         The rows written to grades.csv, sorted by student id.
 
     Raises
@@ -580,17 +598,71 @@ def grade_class(
     if not sandbox:
         echo(f"WARNING: {NO_SANDBOX_WARNING}")
     grader.setup()
-    student_ids = _student_ids(submissions)
-    for number, student_id in enumerate(student_ids, start=1):
-        start = time.perf_counter()
-        graded = grader.grade_student(submissions, student_id)
-        problems = grader.state["students"][student_id]["problems"]
-        what = f"graded in {time.perf_counter() - start:.1f} s" if graded else "unchanged"
-        status = clean_status("; ".join(problems)) or "ok"
-        echo(f"[{number}/{len(student_ids)}] {clean_status(student_id)}: {what}; {status}")
+    progress = Progress(_student_ids(submissions), echo)
+    jobs = {}
+    for student_id in progress.student_ids:
+        job = grader.prepare(submissions, student_id)
+        if job is None:
+            progress.done(student_id, grader.state["students"][student_id]["problems"], None)
+        else:
+            jobs[student_id] = job
+    try:
+        if jobs:
+            pairs = ((student_id, grader.job_data(job)) for student_id, job in jobs.items())
+            with _runner(workers, scheduler) as run:
+                for student_id, result, failure in run(pairs, grader.sources()):
+                    grader.record(jobs[student_id], result, failure)
+                    problems = grader.state["students"][student_id]["problems"]
+                    progress.done(student_id, problems, failure is None)
+    except KeyboardInterrupt:
+        # Every student recorded so far is complete; the rest are graded by the next run.
+        grader.write_grades(grader.rows())
+        echo(f"interrupted: {progress.graded} graded; run again to grade the rest")
+        raise
     rows = grader.rows()
-    grader.write_csv(rows)
+    for note in grader.write_grades(rows, roster):
+        echo(note)
     return rows
+
+
+@contextlib.contextmanager
+def _runner(workers, scheduler):
+    """Where jobs run: here when ``workers == 1`` and no scheduler, else on Dask."""
+    if workers == 1 and not scheduler:
+        yield workers_module.run_here
+    else:
+        with workers_module.dask_runner(workers, scheduler) as run:
+            yield run
+
+
+class Progress:
+    """One line per finished student: counts, status, and an estimate of the time left."""
+
+    def __init__(self, student_ids, echo):
+        self.student_ids = list(student_ids)
+        self.echo = echo
+        self.start = time.perf_counter()
+        self.finished = 0
+        self.graded = 0
+
+    def done(self, student_id, problems, graded):
+        self.finished += 1
+        self.graded += bool(graded)
+        elapsed = time.perf_counter() - self.start
+        left = len(self.student_ids) - self.finished
+        estimate = ""
+        if graded and left:
+            estimate = f", about {_duration(elapsed / self.graded * left)} left"
+        what = "graded" if graded else "not run"
+        status = clean_status("; ".join(problems)) or "ok"
+        self.echo(
+            f"[{self.finished}/{len(self.student_ids)}{estimate}] {clean_status(student_id)}: "
+            f"{what}; {status}"
+        )
+
+
+def _duration(seconds):
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def main(argv=None) -> int:
@@ -613,6 +685,23 @@ def main(argv=None) -> int:
         action="store_true",
         help="run student code without the sandbox: only for a class whose code you trust",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ["WORKERS"]) if os.environ.get("WORKERS") else None,
+        help="students graded at once (default: one per core; 1: one after another; env WORKERS)",
+    )
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        default=os.environ.get("ROSTER") or None,
+        help="CSV of student ids and Canvas identities: also write OUT/canvas.csv (env ROSTER)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=os.environ.get("SCHEDULER") or None,
+        help="tcp://HOST:PORT of a Dask scheduler to grade on (env SCHEDULER)",
+    )
     args = parser.parse_args(argv)
     quiet_known_warnings()
     try:
@@ -624,7 +713,12 @@ def main(argv=None) -> int:
             args.config,
             args.assignment,
             sandbox=not args.no_sandbox,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            roster=args.roster,
         )
+    except KeyboardInterrupt:
+        return 130
     except GradingError as error:
         print(f"grade: cannot grade: {error}", file=sys.stderr)
         return 1
