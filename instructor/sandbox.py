@@ -1,0 +1,589 @@
+"""Jupyter kernels for student code, each inside a bubblewrap sandbox.
+
+A kernel started by :func:`kernel_manager` runs as the unprivileged user 65534 in its own
+user, mount, PID, network, IPC and UTS namespaces (``bwrap --unshare-all``):
+
+- it sees the system and the Python environment read-only, its work folder read-write, a
+  private ``/tmp`` (also its HOME) and nothing else: the repository, the home folders,
+  ``/run`` and every folder the caller names are empty and read-only;
+- it has no network but its own loopback: it talks to the grader over unix sockets
+  (jupyter_client's ``ipc`` transport) in a private socket folder bound into the sandbox;
+- it is the second process of its PID namespace, so when it ends, or when bubblewrap is
+  killed, the kernel of Linux kills every process it left behind, daemons included;
+- rlimits on the kernel process (``prlimit`` inside the sandbox) cap its address space,
+  processes, CPU seconds and file size; see :class:`Limits`;
+- its environment is rebuilt from nothing (``--clearenv``), and ``python -P`` keeps the
+  work folder off ``sys.path``, so a submitted ``course_utils/`` is never imported.
+
+Run by root, the grader does not let bubblewrap switch users: ``bwrap --uid 65534`` only
+renames the user inside a user namespace, and the kernel would still be host root (able to
+read any visible root-only file, such as ``/etc/shadow``, and exempt from the process cap).
+Instead the grader bind-mounts what the sandbox needs into a staging folder, in a mount
+namespace of its own, then becomes 65534 before it starts bubblewrap. Each sandbox then
+has its own user namespace, in which the process cap counts (Linux 5.14 and later): several
+sandboxes running at once do not share one budget.
+
+Interrupts travel as ``interrupt_request`` messages on the control channel (a signal would
+reach bubblewrap, not the kernel). A kernel that has not finished the interrupted request
+``interrupt_grace`` seconds later is killed, and the manager names it in ``incidents``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import weakref
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import zmq
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Float, Instance, List, Unicode
+
+SANDBOX_UID = 65534
+SANDBOX_GID = 65534
+INSTALL_HINT = "apt-get install -y --no-install-recommends bubblewrap"
+REPOSITORY = Path(__file__).resolve().parent.parent
+# The trusted, installed packages the kernel may import (read-only), wherever they live.
+TRUSTED_PACKAGES = ("course_utils",)
+# Hidden from every sandbox besides the repository and the caller's folders.
+ALWAYS_HIDDEN = ("/home", "/root", "/run", "/var/tmp", "/srv", "/mnt", "/media")
+# Size of the sandbox's private /tmp (it lives in memory).
+TMP_BYTES = 64 * 2**20
+# Fewer threads (each counts against the process cap) and a smaller address space.
+KERNEL_ENV = {
+    "HOME": "/tmp",
+    "TMPDIR": "/tmp",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "JUPYTER_PLATFORM_DIRS": "1",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MALLOC_ARENA_MAX": "2",
+}
+# What the grader's own helper processes (unshare, setpriv, bwrap) get as environment.
+LAUNCHER_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+# Mounts the staged sources in a private mount namespace, then runs the rest ("$@").
+_STAGE_SCRIPT = (
+    'set -e; while [ "$1" != "--" ]; do mount --bind "$1" "$2"; shift 2; done; '
+    'shift; exec "$@"'
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource caps of one sandboxed kernel.
+
+    Parameters
+    ----------
+    memory_bytes : int
+        Address space of each process (RLIMIT_AS): a bigger allocation raises
+        ``MemoryError`` in the kernel, which keeps running.
+    processes : int
+        Processes and threads of the sandbox user inside this sandbox (RLIMIT_NPROC),
+        the kernel's own threads included: a fork bomb stops there.
+    cpu_seconds : int
+        CPU seconds of each process (RLIMIT_CPU); the kernel is stopped when it uses them
+        up. A backstop: a looping cell is interrupted long before, by the cell timeout.
+    file_size_bytes : int
+        Largest file a process may write (RLIMIT_FSIZE); Python gets ``OSError`` (EFBIG).
+    output_bytes : int
+        Output a notebook may produce (streams and displays). Carried here for the caller,
+        which enforces it; the sandbox does not.
+    """
+
+    memory_bytes: int = 2 * 2**30
+    processes: int = 64
+    cpu_seconds: int = 120
+    file_size_bytes: int = 16 * 2**20
+    output_bytes: int = 2**20
+
+    def __post_init__(self):
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Limits.{field.name} must be a positive int, got {value!r}")
+
+
+def _running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _tool(name: str) -> str:
+    """Absolute path of a system tool, or a ``FileNotFoundError`` naming it."""
+    found = shutil.which(name, path=LAUNCHER_ENV["PATH"]) or shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found on PATH")
+    return found
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _python_paths() -> list[Path]:
+    """Folders the kernel's interpreter reads: the venv, its base Python, trusted packages."""
+    paths = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.base_exec_prefix)]
+    paths += [path.resolve() for path in paths]
+    # The venv's python may be a symlink chain into another folder (pyenv, /opt/...).
+    link = Path(sys.executable)
+    while link.is_symlink():
+        link = link.parent / os.readlink(link)
+        paths.append(link.parent.parent)
+    for name in TRUSTED_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            paths += [Path(location) for location in spec.submodule_search_locations]
+    return [Path(os.path.abspath(path)) for path in paths]
+
+
+def _opaque_to_others(folder: Path) -> bool:
+    """True when a user other than the owner cannot enter ``folder``."""
+    try:
+        return not os.stat(folder).st_mode & stat.S_IXOTH
+    except OSError:
+        return False
+
+
+class _Layout:
+    """The private folder of one sandbox: its socket folder and, as root, staging points."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="sandbox-"))
+        self.sockets = self.root / "sockets"
+        self.sockets.mkdir(mode=0o700)
+        if _running_as_root():
+            # The sandbox user must get through root/ to reach sockets/ and the staging points.
+            self.root.chmod(0o755)
+            os.chown(self.sockets, SANDBOX_UID, SANDBOX_GID)
+        self._points = 0
+
+    def stage_point(self) -> Path:
+        point = self.root / f"stage-{self._points}"
+        point.mkdir(mode=0o755)
+        self._points += 1
+        return point
+
+    def remove(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=()) -> list[str]:
+    """The command that runs ``inner`` in a sandbox whose only writable folder is ``workdir``.
+
+    Mounts are ordered by depth, so a folder bound inside a hidden one (the venv inside the
+    repository) is mounted after the tmpfs that hides its parent.
+    """
+    as_root = _running_as_root()
+    hidden: list[Path] = []
+    for raw in (*ALWAYS_HIDDEN, REPOSITORY, *hide):
+        path = Path(os.path.abspath(raw))
+        if path == Path("/"):
+            raise ValueError("cannot hide / from the sandbox: name the folders to hide")
+        # /tmp is private already; a missing path has nothing to hide.
+        if (_inside(path, Path("/tmp")) and not _inside(path, workdir)) or not path.exists():
+            continue
+        hidden.append(path)
+    readonly = [path for path in _python_paths() if path.exists()]
+    writable = [workdir, layout.sockets]
+    dests = readonly + writable
+    if as_root:
+        # The sandbox user could not even reach a bind target below a root-only folder:
+        # hiding such a folder shows nothing that was visible before.
+        for dest in dests:
+            for parent in reversed(dest.parents):
+                if not _inside(parent, Path("/tmp")) and _opaque_to_others(parent):
+                    hidden.append(parent)
+                    break
+    hidden = sorted(set(hidden))
+    hidden = [h for h in hidden if not any(h != o and _inside(h, o) for o in hidden)]
+
+    def needed(path):
+        """Read-only folders only need a bind when something hides them."""
+        return any(_inside(path, h) for h in hidden) or (
+            as_root and any(_opaque_to_others(p) for p in path.parents)
+        )
+
+    readonly = [path for path in readonly if needed(path)]
+    readonly = [p for p in set(readonly) if not any(p != o and _inside(p, o) for o in readonly)]
+
+    staged: list[str] = []
+    mounts = []  # (depth, order, bwrap arguments)
+    for path in hidden:
+        if path.is_dir():
+            mounts.append((len(path.parts), 0, ["--tmpfs", str(path)]))
+        else:
+            mounts.append((len(path.parts), 0, ["--ro-bind", "/dev/null", str(path)]))
+    for path, option in [(p, "--ro-bind") for p in readonly] + [(p, "--bind") for p in writable]:
+        source = str(path)
+        if as_root and path != layout.sockets:
+            point = layout.stage_point()
+            staged += [source, str(point)]
+            source = str(point)
+        mounts.append((len(path.parts), 1, [option, source, str(path)]))
+    args = [
+        _tool("bwrap"),
+        "--ro-bind", "/", "/",
+        "--dev", "/dev",
+        "--proc", "/proc",
+        "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+    ]  # fmt: skip
+    for _, _, mount in sorted(mounts, key=lambda m: (m[0], m[1], m[2][-1])):
+        args += mount
+    # Empty hiding folders and /dev (its shm) are in memory: the kernel may not fill them.
+    for path in hidden:
+        if path.is_dir():
+            args += ["--remount-ro", str(path)]
+    args += ["--remount-ro", "/dev"]
+    args += [
+        "--unshare-all", "--unshare-user", "--disable-userns",
+        "--hostname", "sandbox",
+        "--die-with-parent", "--new-session",
+        "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
+        "--chdir", str(workdir),
+        "--clearenv",
+    ]  # fmt: skip
+    env = dict(KERNEL_ENV, PATH=f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin")
+    for name, value in env.items():
+        args += ["--setenv", name, value]
+    args += ["--", *inner]
+    if not as_root:
+        return args
+    drop = [_tool("setpriv"), f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}"]
+    drop += ["--clear-groups", "--"]
+    stage = [_tool("unshare"), "--mount", "--propagation", "private", "--"]
+    stage += [_tool("sh"), "-c", _STAGE_SCRIPT, "sandbox-stage", *staged, "--"]
+    return stage + drop + args
+
+
+def _limited(command, limits: Limits) -> list[str]:
+    """``command`` under ``prlimit`` with the caps of ``limits``."""
+    return [
+        _tool("prlimit"),
+        f"--as={limits.memory_bytes}",
+        f"--nproc={limits.processes}",
+        # SIGXCPU at the soft limit: the exit status then tells a CPU cap from a kill.
+        f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 1}",
+        f"--fsize={limits.file_size_bytes}",
+        "--core=0",
+        "--",
+        *command,
+    ]
+
+
+def _hand_over(workdir: Path):
+    """Give the work folder's tree to the sandbox user (root only; links are not followed)."""
+    if not _running_as_root():
+        return
+    os.lchown(workdir, SANDBOX_UID, SANDBOX_GID)
+    for folder, names, files in os.walk(workdir):
+        for name in names + files:
+            os.lchown(os.path.join(folder, name), SANDBOX_UID, SANDBOX_GID)
+
+
+@functools.cache
+def sandbox_problem() -> str | None:
+    """Why no sandbox can start on this machine, or None when one can.
+
+    Tries once (the answer is cached) to run Python with ipykernel importable in a sandbox
+    built exactly as a kernel's would be.
+
+    Returns
+    -------
+    str or None
+        None when sandboxed kernels work here; otherwise one paragraph saying what failed
+        and how to get a sandbox.
+    """
+    how = (
+        f"Install bubblewrap ({INSTALL_HINT}) and run the grader as root, or as a user "
+        "allowed to create user namespaces (sysctl kernel.unprivileged_userns_clone=1; "
+        "on Ubuntu 24.04 and later also kernel.apparmor_restrict_unprivileged_userns=0)."
+    )
+    tools = ["bwrap", "prlimit"] + (["unshare", "setpriv", "sh"] if _running_as_root() else [])
+    for name in tools:
+        try:
+            _tool(name)
+        except FileNotFoundError:
+            return f"{name} is not installed, so student code cannot be sandboxed. {how}"
+    layout = _Layout()
+    try:
+        workdir = layout.root / "work"
+        workdir.mkdir()
+        _hand_over(workdir)
+        probe = [sys.executable, "-P", "-c", "import ipykernel, zmq"]
+        command = _sandbox_command(_limited(probe, Limits()), workdir, layout)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=60, cwd="/", env=LAUNCHER_ENV
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"a sandbox could not be started here ({error}). {how}"
+    finally:
+        layout.remove()
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or [f"exit status {result.returncode}"]
+        return f"a trial sandbox failed here ({lines[-1]}). {how}"
+    return None
+
+
+def _kill(process):
+    """SIGKILL bubblewrap (its PID namespace, and every process in it, goes with it)."""
+    if process.poll() is None:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+
+
+def _release(process, layout):
+    """Last resort when a manager is dropped or the grader exits: no sandbox outlives it."""
+    if process is not None:
+        _kill(process)
+    layout.remove()
+
+
+def _describe_exit(code: int, limits: Limits) -> str:
+    """Plain words for how a kernel ended by itself (bubblewrap reports 128 + signal)."""
+    if code > 128:
+        number = code - 128
+        if number == signal.SIGXCPU:
+            return f"the kernel used up its {limits.cpu_seconds} s of CPU time and was stopped"
+        if number == signal.SIGKILL:
+            return "the kernel was killed"
+        with contextlib.suppress(ValueError):
+            return f"the kernel died of {signal.Signals(number).name}"
+    return f"the kernel exited by itself (status {code})"
+
+
+def _answers(session, url: str, seconds: float) -> bool:
+    """True when the kernel answers a kernel_info_request on ``url`` within ``seconds``.
+
+    The shell channel serves one request at a time: the answer comes only after the
+    interrupted request has ended.
+    """
+    context = zmq.Context()
+    try:
+        socket = context.socket(zmq.DEALER)
+        socket.linger = 0
+        socket.connect(url)
+        session.send(socket, "kernel_info_request")
+        return bool(socket.poll(int(seconds * 1000)))
+    finally:
+        context.destroy(linger=0)
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """An ipykernel in a bubblewrap sandbox, reached over unix sockets.
+
+    Use :func:`kernel_manager` to make one. It starts, interrupts and shuts down like any
+    ``AsyncKernelManager`` (``nbclient.NotebookClient(nb, km=...)`` drives it), but:
+
+    - the kernel's command and working directory are fixed: a ``cwd`` given to
+      ``start_kernel`` is ignored, except that it names the work folder when
+      ``workdir`` is unset;
+    - ``interrupt_kernel`` sends an ``interrupt_request`` on the control channel and kills
+      the kernel if it has not finished the interrupted request ``interrupt_grace``
+      seconds later;
+    - ``incidents`` names, in plain words, what went wrong: an ignored interrupt, a kernel
+      that died or used up its CPU time;
+    - the sandbox dies with the thread that started it (``bwrap --die-with-parent``): start
+      and stop it from one long-lived thread or event loop. Always ``shutdown_kernel``;
+      dropping the manager, or the grader's exit, kills the sandbox as a last resort.
+
+    ``km.client()`` gives an ``AsyncKernelClient``; a blocking one works too:
+    ``BlockingKernelClient()`` then ``load_connection_info(km.get_connection_info())``.
+    """
+
+    workdir = Unicode("", help="The only folder the kernel may write (its cwd).").tag(config=True)
+    hidden = List(Unicode(), help="Folders hidden from the kernel besides the defaults.").tag(
+        config=True
+    )
+    limits = Instance(Limits, args=())
+    interrupt_grace = Float(
+        5.0, help="Seconds an interrupted kernel has to finish before it is killed."
+    ).tag(config=True)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("transport", "ipc")
+        super().__init__(**kwargs)
+        self._spec = KernelSpec(
+            argv=[],
+            display_name="Python 3 (sandboxed)",
+            language="python",
+            interrupt_mode="message",
+        )
+        self._layout: _Layout | None = None
+        self._process = None
+        self._finalizer = None
+        self._incidents: list[str] = []
+        self._exit_noted = False
+
+    @property
+    def kernel_spec(self):
+        # Never an installed kernelspec: the command is ours whatever the machine holds.
+        return self._spec
+
+    @property
+    def incidents(self) -> tuple[str, ...]:
+        """What went wrong with this kernel so far, in plain words (empty when nothing)."""
+        return tuple(self._incidents)
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        """The kernel's own command, run inside the sandbox under the limits."""
+        command = [sys.executable, "-P", "-m", "ipykernel_launcher", "-f", self.connection_file]
+        return _limited(command + list(extra_arguments or []), self.limits)
+
+    def write_connection_file(self, **kwargs):
+        super().write_connection_file(**kwargs)
+        if _running_as_root():
+            os.chown(self.connection_file, SANDBOX_UID, SANDBOX_GID)
+
+    async def _async_pre_start_kernel(self, **kw):
+        cwd = kw.pop("cwd", None)
+        if not self.workdir:
+            if cwd is None:
+                raise ValueError("SandboxedKernelManager needs a workdir (or a cwd at start)")
+            self.workdir = str(cwd)
+        workdir = Path(self.workdir)
+        if not workdir.is_dir():
+            raise ValueError(f"the sandbox's work folder {workdir} is not a folder")
+        if self._layout is None:
+            self._layout = _Layout()
+            self.transport = "ipc"
+            self.ip = str(self._layout.sockets / "kernel")
+            self.connection_file = str(self._layout.sockets / "connection.json")
+        _hand_over(workdir)
+        return await super()._async_pre_start_kernel(**kw)
+
+    pre_start_kernel = _async_pre_start_kernel
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        workdir = Path(os.path.abspath(self.workdir))
+        command = _sandbox_command(kernel_cmd, workdir, self._layout, self.hidden)
+        # The grader's environment (DB_URL, NBGRADER_EXECUTION, ...) never reaches bwrap.
+        kw.update(cwd="/", env=dict(LAUNCHER_ENV))
+        # The kernel's own stdout and stderr only carry its start-up banner (cells' output goes
+        # to the grader over iopub); a student writing to them must not flood the grader's log.
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        self.log.debug("Starting sandboxed kernel: %s", command)
+        await super()._async_launch_kernel(command, **kw)
+        self._process = self.provisioner.process
+        self._exit_noted = False
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _release, self._process, self._layout)
+
+    async def _async_interrupt_kernel(self):
+        await super()._async_interrupt_kernel()
+        process = self._process
+        if self.shutting_down or process is None or process.poll() is not None:
+            return
+        watchdog = threading.Thread(
+            target=self._watch_interrupt,
+            args=(process, self.session.clone(), self._make_url("shell")),
+            name="sandbox-interrupt-watchdog",
+            daemon=True,
+        )
+        watchdog.start()
+
+    interrupt_kernel = _async_interrupt_kernel
+
+    def _watch_interrupt(self, process, session, url):
+        if _answers(session, url, self.interrupt_grace) or process.poll() is not None:
+            return
+        if self.shutting_down:
+            return
+        self._exit_noted = True
+        self._incidents.append(
+            f"the kernel ignored an interrupt for {self.interrupt_grace:g} s and was stopped"
+        )
+        _kill(process)
+
+    def _note_exit(self):
+        """Record, once, a kernel that ended while nobody asked it to."""
+        process = self._process
+        if self._exit_noted or self.shutting_down or process is None:
+            return
+        code = process.poll()
+        if code is None:
+            return
+        self._exit_noted = True
+        self._incidents.append(_describe_exit(code, self.limits))
+
+    async def _async_is_alive(self):
+        alive = await super()._async_is_alive()
+        if not alive:
+            self._note_exit()
+        return alive
+
+    is_alive = _async_is_alive
+
+    async def _async_shutdown_kernel(self, now=False, restart=False):
+        self._note_exit()
+        await super()._async_shutdown_kernel(now=now, restart=restart)
+
+    shutdown_kernel = _async_shutdown_kernel
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart=restart)
+        if restart:
+            return
+        if self._finalizer is not None:
+            self._finalizer()  # kills a straggler, removes the sockets and staging folder
+            self._finalizer = None
+        elif self._layout is not None:
+            self._layout.remove()
+        self._layout = None
+
+    cleanup_resources = _async_cleanup_resources
+
+
+def kernel_manager(workdir, limits=Limits(), hide=()) -> SandboxedKernelManager:
+    """A ready-to-start manager of a sandboxed kernel working in ``workdir``.
+
+    Parameters
+    ----------
+    workdir : str or Path
+        The kernel's working directory and the only folder it may write: a private scratch
+        copy of one student's notebooks. Run as root, its tree is handed to user 65534.
+    limits : Limits, optional
+        Resource caps of the kernel.
+    hide : iterable of str or Path, optional
+        Folders (or files) the kernel must not see, besides the repository, the home
+        folders and ``/run``: for example the grading output folder.
+
+    Returns
+    -------
+    SandboxedKernelManager
+        Not started yet: ``await km.start_kernel()``, or give it to
+        ``nbclient.NotebookClient(nb, km=km)``. Always ``await km.shutdown_kernel()``.
+
+    Raises
+    ------
+    ValueError
+        If ``workdir`` is not a folder or ``limits`` is not a :class:`Limits`.
+    """
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        raise ValueError(f"the sandbox's work folder {workdir} is not a folder")
+    if not isinstance(limits, Limits):
+        raise ValueError(f"limits must be a Limits, got {type(limits).__name__}")
+    return SandboxedKernelManager(
+        workdir=str(workdir.resolve()),
+        limits=limits,
+        hidden=[str(Path(path).resolve()) for path in hide],
+    )
