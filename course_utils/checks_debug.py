@@ -79,7 +79,8 @@ def numerical_gradient_n_test(numerical_gradient_n):
             hint="(J(theta + epsilon e_i) - J(theta - epsilon e_i)) / (2 epsilon), from a fresh "
             "copy of theta for every i; call forward_propagation_n by that name",
         )
-    return checker.finish()
+    checker.finish()
+    return checker.results
 
 
 def difference_by_block_test(difference_by_block):
@@ -160,7 +161,8 @@ def difference_by_block_test(difference_by_block):
             got=describe(value),
             hint="when a block's norm(grad) + norm(gradapprox) is 0, its difference is 0.0",
         )
-    return checker.finish()
+    checker.finish()
+    return checker.results
 
 
 def backward_propagation_n_test(backward_propagation_n, numerical_gradient_n):
@@ -237,4 +239,5 @@ def backward_propagation_n_test(backward_propagation_n, numerical_gradient_n):
                 got=f"largest gap {error:.3e}",
                 hint=f"look again at how d{block} is computed (and divided by m)",
             )
-    return checker.finish()
+    checker.finish()
+    return checker.results

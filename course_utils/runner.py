@@ -216,10 +216,8 @@ class Checker:
     def finish(self):
         """Print the results; raise :class:`CheckFailed` if any check failed.
 
-        Returns
-        -------
-        results : list of CheckResult
-            When every check passed.
+        Returns None, so that a test cell ending in ``finish()`` displays nothing more (and
+        nbgrader never reads a score from it); the records stay in :attr:`results`.
         """
         print(self.render())
         failures = self.failures
@@ -229,7 +227,6 @@ class Checker:
                 f"({'; '.join(failures)})",
                 self.results,
             )
-        return list(self.results)
 
 
 class HiddenChecks(Checker):
@@ -287,8 +284,8 @@ class HiddenChecks(Checker):
         """As :meth:`Checker.finish`; in a student copy, where no hidden test is left, say so."""
         if not self.results:
             print("The hidden tests are not in your copy: they run when your work is graded.")
-            return []
-        return super().finish()
+            return
+        super().finish()
 
 
 def _truthy(value):

@@ -35,8 +35,7 @@ def verdict(difference, threshold=DIFFERENCE_THRESHOLD):
             "numerical gradient."
         )
     return (
-        f"difference = {difference:.3e} >= {threshold:g}: they disagree; look for a bug "
-        "(or for rounding noise, if it is small)."
+        f"difference = {difference:.3e} >= {threshold:g}: they disagree; look for a bug."
     )
 
 

@@ -1,0 +1,392 @@
+"""Every number the lesson's prose states, re-derived by running code.
+
+Each function measures one claim and returns plain numbers; ``main`` prints them all, and
+tests/test_lesson_numbers.py asserts the claims the notebooks make. Nothing here holds the
+correct backprop: it is derived from the classic buggy one by undoing its two bugs
+(dW2 was doubled, db1 multiplied by 4), which is exact in floating point.
+
+Usage: ``python benchmarks/lesson_numbers.py [--draws N]``.
+"""
+
+import argparse
+from fractions import Fraction
+
+import numpy as np
+
+from course_utils import (
+    BLOCK_EPSILON,
+    COURSE_SHAPES,
+    DIFFERENCE_THRESHOLD,
+    EPSILON,
+    buggy_backward_propagation_n,
+    dictionary_to_vector,
+    forward_propagation_n,
+    gradient_check_1d_test_case,
+    gradient_check_n_test_case,
+    gradients_to_vector,
+    random_network_case,
+    vector_to_dictionary,
+)
+
+BLOCKS = list(COURSE_SHAPES)
+
+
+def relative_difference(grad, gradapprox):
+    """||g - a|| / (||g|| + ||a||), 0 when both norms are 0."""
+    denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)
+    return 0.0 if denominator == 0 else float(np.linalg.norm(grad - gradapprox) / denominator)
+
+
+def by_block(grad, gradapprox, keys):
+    """Relative difference of each block."""
+    keys = np.asarray(keys)
+    return {b: relative_difference(grad[keys == b], gradapprox[keys == b]) for b in BLOCKS}
+
+
+def fixed_gradients(X, Y, cache):
+    """The course backprop with the classic bugs undone (both undo steps are exact)."""
+    gradients = dict(buggy_backward_propagation_n(X, Y, cache))
+    gradients["dW2"] = gradients["dW2"] / 2
+    gradients["db1"] = gradients["db1"] / 4
+    return gradients
+
+
+def stable_forward_propagation_n(X, Y, parameters):
+    """forward_propagation_n with the cost in softplus form: log(1 + e^z) never cancels."""
+    _, cache = forward_propagation_n(X, Y, parameters)
+    Z3 = cache[8]
+    # -log(sigmoid(z)) = softplus(-z) and -log(1 - sigmoid(z)) = softplus(z).
+    cost = np.mean(np.logaddexp(0, -Z3) * Y + np.logaddexp(0, Z3) * (1 - Y))
+    return cost, cache
+
+
+def label0_stable_forward_propagation_n(X, Y, parameters):
+    """As forward_propagation_n, with only the log(1 - A3) term in softplus form."""
+    _, cache = forward_propagation_n(X, Y, parameters)
+    Z3, A3 = cache[8], cache[9]
+    m = X.shape[1]
+    cost = 1 / m * np.sum(-np.log(A3) * Y + np.logaddexp(0, Z3) * (1 - Y))
+    return cost, cache
+
+
+def crosses_a_kink(parameters, X, Y, epsilon):
+    """True if some step theta +/- epsilon e_i flips a ReLU unit on or off for some example."""
+    def masks(params):
+        _, cache = forward_propagation_n(X, Y, params)
+        return cache[0] > 0, cache[4] > 0
+
+    theta, _ = dictionary_to_vector(parameters)
+    base = masks(parameters)
+    for i in range(theta.shape[0]):
+        for sign in (1, -1):
+            moved = theta.copy()
+            moved[i] += sign * epsilon
+            if any(np.any(a != b) for a, b in zip(masks(vector_to_dictionary(moved)), base,
+                                                   strict=True)):
+                return True
+    return False
+
+
+def numerical_gradient(forward, parameters, X, Y, epsilon):
+    """Centered differences of forward's cost, entry by entry."""
+    theta, _ = dictionary_to_vector(parameters)
+    gradapprox = np.zeros_like(theta)
+    for i in range(theta.shape[0]):
+        plus, minus = theta.copy(), theta.copy()
+        plus[i] += epsilon
+        minus[i] -= epsilon
+        J_plus, _ = forward(X, Y, vector_to_dictionary(plus))
+        J_minus, _ = forward(X, Y, vector_to_dictionary(minus))
+        gradapprox[i] = (J_plus - J_minus) / (2 * epsilon)
+    return gradapprox
+
+
+def course_gradient(backward=fixed_gradients, case=None):
+    """(grad, keys, X, Y, parameters) of a backprop on a case (default: the course case)."""
+    X, Y, parameters = case if case is not None else gradient_check_n_test_case()
+    _, cache = forward_propagation_n(X, Y, parameters)
+    _, keys = dictionary_to_vector(parameters)
+    return gradients_to_vector(backward(X, Y, cache)), keys, X, Y, parameters
+
+
+# Part 1: one parameter.
+def one_d_from_binary():
+    """The 1-D published difference predicted from how 4 +/- 1e-7 are stored in binary.
+
+    J = theta x with x = 2: doubling is exact and so is J_plus - J_minus (Sterbenz: the two
+    are within a factor 2), so the only errors are e+ and e-, the rounding of theta + eps and
+    theta - eps to doubles. Then gradapprox = x (1 + r) with r = (e+ - e-) / (2 eps), and the
+    relative difference is |r| / (2 + r).
+    """
+    x, theta = gradient_check_1d_test_case()
+    eps = EPSILON  # the double nearest 1e-7; 2 * eps is exact
+    e_plus = Fraction(theta + eps) - (theta + Fraction(eps))
+    e_minus = Fraction(theta - eps) - (theta - Fraction(eps))
+    r = (e_plus - e_minus) / (2 * Fraction(eps))
+    predicted = abs(r) / (2 + r)
+    # The quotient itself is rounded to a double once more: with that, the prediction is exact.
+    predicted_gradapprox = float(x * (1 + r))
+    predicted_rounded = abs(x - predicted_gradapprox) / (abs(x) + abs(predicted_gradapprox))
+    J_plus, J_minus = x * (theta + eps), x * (theta - eps)
+    gradapprox = (J_plus - J_minus) / (2 * eps)
+    measured = abs(x - gradapprox) / (abs(x) + abs(gradapprox))
+    return {
+        "ulp above 4": 2.0**-50,
+        "ulp below 4": 2.0**-51,
+        "e_plus": float(e_plus),
+        "e_minus": float(e_minus),
+        "subtraction exact": Fraction(J_plus) - Fraction(J_minus)
+        == 2 * (Fraction(theta + eps) - Fraction(theta - eps)),
+        "predicted": float(predicted),
+        "predicted, quotient rounded": predicted_rounded,
+        "measured": float(measured),
+    }
+
+
+def cubic_errors(epsilon=EPSILON, x=2.0, theta=1.5):
+    """Centered and one-sided relative differences on J = x theta^3, with their models.
+
+    For the relative difference (denominator about 2|J'|) the models are
+    truncation: centered eps^2 |J'''| / (12 |J'|), one-sided eps |J''| / (4 |J'|);
+    rounding: about u |J| / (2 eps |J'|) with u the unit roundoff (2^-53).
+    """
+    J = x * theta**3
+    d1, d2, d3 = 3 * x * theta**2, 6 * x * theta, 6 * x
+    u = 2.0**-53
+    centered = (x * (theta + epsilon) ** 3 - x * (theta - epsilon) ** 3) / (2 * epsilon)
+    one_sided = (x * (theta + epsilon) ** 3 - x * theta**3) / epsilon
+    return {
+        "centered": abs(centered - d1) / (abs(centered) + d1),
+        "one-sided": abs(one_sided - d1) / (abs(one_sided) + d1),
+        "centered truncation model": epsilon**2 * d3 / (12 * d1),
+        "one-sided truncation model": epsilon * d2 / (4 * d1),
+        "rounding model": u * J / (2 * epsilon * d1),
+    }
+
+
+def cubic_sweep(x=2.0, theta=1.5):
+    """The notebook-1 sweep: best step measured, and where the models put it.
+
+    With truncation a eps^2 and rounding b / eps, the sum is smallest at (b / 2a)^(1/3),
+    a factor 2^(-1/3) below the crossing (b / a)^(1/3).
+    """
+    epsilons = np.logspace(-1, -12, 45)
+    d1 = 3 * x * theta**2
+    differences = []
+    for eps in epsilons:
+        approx = (x * (theta + eps) ** 3 - x * (theta - eps) ** 3) / (2 * eps)
+        differences.append(abs(approx - d1) / (abs(approx) + d1))
+    a = 6 * x / (12 * d1)
+    b = 2.0**-53 * x * theta**3 / (2 * d1)
+    best = int(np.argmin(differences))
+    return {
+        "best epsilon": float(epsilons[best]),
+        "smallest difference": float(differences[best]),
+        "model optimum": (b / (2 * a)) ** (1 / 3),
+        "model crossing": (b / a) ** (1 / 3),
+        "difference at 1e-7": float(differences[int(np.argmin(abs(epsilons - 1e-7)))]),
+    }
+
+
+# Parts 2 and 3: the course network.
+def course_numbers():
+    """Buggy and fixed differences, block by block, at EPSILON and BLOCK_EPSILON."""
+    grad_bug, keys, X, Y, parameters = course_gradient(buggy_backward_propagation_n)
+    grad_fix, *_ = course_gradient()
+    out = {}
+    for eps in (EPSILON, BLOCK_EPSILON):
+        approx = numerical_gradient(forward_propagation_n, parameters, X, Y, eps)
+        out[f"buggy at {eps:g}"] = relative_difference(grad_bug, approx)
+        out[f"fixed at {eps:g}"] = relative_difference(grad_fix, approx)
+        out[f"fixed blocks at {eps:g}"] = by_block(grad_fix, approx, keys)
+        out[f"buggy blocks at {eps:g}"] = by_block(grad_bug, approx, keys)
+    # Per-block noise: the same absolute error per entry reads larger for a block whose
+    # gradient is small. Report each block's gradient norm and error norm at EPSILON.
+    approx = numerical_gradient(forward_propagation_n, parameters, X, Y, EPSILON)
+    keys = np.asarray(keys)
+    out["block gradient norm"] = {b: float(np.linalg.norm(grad_fix[keys == b])) for b in BLOCKS}
+    out["block error rms per entry at 1e-07"] = {
+        b: float(np.sqrt(np.mean((grad_fix[keys == b] - approx[keys == b]) ** 2))) for b in BLOCKS
+    }
+    return out
+
+
+def softplus_observation():
+    """Where the correct backprop's 1.19e-7 comes from, on the course case at EPSILON."""
+    grad, _, X, Y, parameters = course_gradient()
+    _, cache = forward_propagation_n(X, Y, parameters)
+    A3 = cache[9]
+    classic = numerical_gradient(forward_propagation_n, parameters, X, Y, EPSILON)
+    label0 = numerical_gradient(label0_stable_forward_propagation_n, parameters, X, Y, EPSILON)
+    stable = numerical_gradient(stable_forward_propagation_n, parameters, X, Y, EPSILON)
+    error_classic = np.linalg.norm(grad - classic)
+    error_label0_fixed = np.linalg.norm(grad - label0)
+    return {
+        "A3": A3.ravel().tolist(),
+        "Y": Y.ravel().tolist(),
+        "classic": relative_difference(grad, classic),
+        "only log(1 - A3) stable": relative_difference(grad, label0),
+        "softplus cost": relative_difference(grad, stable),
+        "share of the error from log(1 - A3)": float(1 - error_label0_fixed / error_classic),
+    }
+
+
+def best_step(forward, grad, parameters, X, Y):
+    """The step of a sweep from 1e-1 to 1e-10 with the smallest relative difference."""
+    epsilons = np.logspace(-1, -10, 28)
+    differences = [
+        relative_difference(grad, numerical_gradient(forward, parameters, X, Y, eps))
+        for eps in epsilons
+    ]
+    best = int(np.argmin(differences))
+    return float(epsilons[best]), float(differences[best])
+
+
+def course_best_steps():
+    """Best step for the course case: classic cost, and softplus cost."""
+    grad, _, X, Y, parameters = course_gradient()
+    classic = best_step(forward_propagation_n, grad, parameters, X, Y)
+    stable = best_step(stable_forward_propagation_n, grad, parameters, X, Y)
+    return {"classic cost": classic, "softplus cost": stable}
+
+
+# Single-line bugs, each applied to the fixed backprop, for the band measurements.
+def _bug_dW2_doubled(X, Y, cache):
+    gradients = fixed_gradients(X, Y, cache)
+    gradients["dW2"] = gradients["dW2"] * 2
+    return gradients
+
+
+def _bug_db1_times_4(X, Y, cache):
+    gradients = fixed_gradients(X, Y, cache)
+    gradients["db1"] = gradients["db1"] * 4
+    return gradients
+
+
+def _bug_db3_without_1_over_m(X, Y, cache):
+    gradients = fixed_gradients(X, Y, cache)
+    gradients["db3"] = gradients["db3"] * X.shape[1]
+    return gradients
+
+
+def _bug_dZ1_without_relu_mask(X, Y, cache):
+    """dZ1 = dA1 (the ReLU mask of layer 1 forgotten), carried into dW1 and db1."""
+    gradients = fixed_gradients(X, Y, cache)
+    m = X.shape[1]
+    dA1 = gradients["dA1"]
+    gradients["dW1"] = 1 / m * np.dot(dA1, X.T)
+    gradients["db1"] = 1 / m * np.sum(dA1, axis=1, keepdims=True)
+    return gradients
+
+
+BUGS = {
+    "dW2 doubled": _bug_dW2_doubled,
+    "db1 times 4": _bug_db1_times_4,
+    "db3 without 1/m": _bug_db3_without_1_over_m,
+    "ReLU mask of layer 1 dropped": _bug_dZ1_without_relu_mask,
+}
+
+
+def random_draws(draws=500, m=3, epsilon=EPSILON):
+    """Readings of correct and single-bug backprops on random draws of the course network.
+
+    Draws whose cost is infinite or where a step crosses a ReLU kink are counted and left
+    out. Returns the largest reading of the correct backprop, how many draws exceed the
+    verdict threshold and 1e-3, and for each bug the smallest reading among draws where the bug
+    changes the gradient at all (a mask that drops nothing is no bug on that draw).
+    """
+    correct, seeds, kinked, bugs, saturated = [], [], [], {name: [] for name in BUGS}, 0
+    softplus, confident_and_wrong = [], []
+    for seed in range(draws):
+        X, Y, parameters = random_network_case(seed, m=m)
+        _, cache = forward_propagation_n(X, Y, parameters)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            approx = numerical_gradient(forward_propagation_n, parameters, X, Y, epsilon)
+        if not np.all(np.isfinite(approx)):
+            # A3 rounds to exactly 1 (or 0) and log(1 - A3) is -inf: the classic cost
+            # cannot be differenced here at all.
+            saturated += 1
+            continue
+        grad = gradients_to_vector(fixed_gradients(X, Y, cache))
+        if crosses_a_kink(parameters, X, Y, epsilon):
+            kinked.append(relative_difference(grad, approx))
+            continue
+        correct.append(relative_difference(grad, approx))
+        seeds.append(seed)
+        A3 = cache[9]
+        confident_and_wrong.append(bool(np.any((A3 > 0.999) & (Y == 0) | (A3 < 1e-3) & (Y == 1))))
+        stable = numerical_gradient(stable_forward_propagation_n, parameters, X, Y, epsilon)
+        softplus.append(relative_difference(grad, stable))
+        for name, bug in BUGS.items():
+            wrong = gradients_to_vector(bug(X, Y, cache))
+            if np.linalg.norm(wrong - grad) > 1e-6 * np.linalg.norm(grad):
+                # Also how much of the gradient the bug touches: ||wrong - grad|| / ||grad||.
+                share = float(np.linalg.norm(wrong - grad) / np.linalg.norm(grad))
+                bugs[name].append((relative_difference(wrong, approx), share))
+    correct = np.array(correct)
+    worst = int(np.argmax(correct))
+    return {
+        "draws": draws,
+        "draws where the cost is infinite (A3 rounds to 0 or 1)": saturated,
+        "draws where a step crosses a ReLU kink (left out below)": len(kinked),
+        "largest reading on those": float(max(kinked, default=0.0)),
+        "correct max": float(correct.max()),
+        "correct max seed": seeds[worst],
+        "correct median": float(np.median(correct)),
+        "correct above threshold": int(np.sum(correct >= DIFFERENCE_THRESHOLD)),
+        "correct above 1e-3": int(np.sum(correct > 1e-3)),
+        "of those, draws with an example confidently wrong (A3 within 1e-3 of the wrong label)":
+            int(np.sum(np.array(confident_and_wrong)[correct > 1e-3])),
+        "softplus cost: correct max on the same draws": float(max(softplus)),
+        "bug min": {name: min(values)[0] for name, values in bugs.items()},
+        "gradient change of the bug at its min, relative": {
+            name: min(values)[1] for name, values in bugs.items()},
+        "bug below 1e-3": {name: sum(v < 1e-3 for v, _ in values)
+                           for name, values in bugs.items()},
+    }
+
+
+def kink_blocks(layer, epsilon=BLOCK_EPSILON, offset=1e-6):
+    """Blocks flagged when one pre-activation of a layer sits close to ReLU's kink.
+
+    b<layer>[0] is moved so that Z<layer>[0, 0] = offset; the steps that cross the kink are
+    those whose parameter moves that Z by more than offset, i.e. |dZ/dtheta| epsilon > offset.
+    """
+    X, Y, parameters = gradient_check_n_test_case()
+    _, cache = forward_propagation_n(X, Y, parameters)
+    Z = cache[0] if layer == 1 else cache[4]
+    parameters[f"b{layer}"][0, 0] += offset - Z[0, 0]
+    grad, keys, *_ = course_gradient(case=(X, Y, parameters))
+    approx = numerical_gradient(forward_propagation_n, parameters, X, Y, epsilon)
+    blocks = by_block(grad, approx, keys)
+    return {"flagged": [b for b, v in blocks.items() if v >= DIFFERENCE_THRESHOLD],
+            "blocks": blocks}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draws", type=int, default=1000)
+    args = parser.parse_args()
+    np.set_printoptions(precision=3)
+    sections = {
+        "1-D difference predicted from binary": one_d_from_binary(),
+        "cubic at epsilon 1e-7": cubic_errors(),
+        "cubic sweep (notebook 1)": cubic_sweep(),
+        "course case": course_numbers(),
+        "softplus observation": softplus_observation(),
+        "course best steps (epsilon, difference)": course_best_steps(),
+        "kink in layer 1 at epsilon 1e-4": kink_blocks(1),
+        "kink in layer 2 at epsilon 1e-4": kink_blocks(2),
+        f"random draws (m=3, epsilon {EPSILON:g})": random_draws(args.draws),
+    }
+    for title, values in sections.items():
+        print(f"## {title}")
+        for name, value in values.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}"
+                                  for k, v in value.items())
+            print(f"  {name}: {value!r}" if isinstance(value, float) else f"  {name}: {value}")
+
+
+if __name__ == "__main__":
+    main()
