@@ -52,6 +52,11 @@ class Run:
         }
 
 
+def notebook_from_data(data):
+    """A notebook from its JSON-ready form (``Run.as_data()``, a job): sources re-joined."""
+    return nbformat.reads(json.dumps(data), as_version=4)
+
+
 class _Client(NotebookClient):
     """nbclient with an output cap, and the judge run before the kernel is shut down."""
 

@@ -416,6 +416,9 @@ class ClassGrader:
             _zero_notebooks(self.db_url, self.course_id, self.assignment, job.student_id,
                             self.notebooks)
         finally:
+            # A run nbgrader did not replay was done again here: correct, but twice the work.
+            for key in PRECOMPUTED:
+                self.echo(f"warning: the worker's run of {key.rsplit('/', 1)[0]} was not used")
             PRECOMPUTED.clear()
         if not self.sandbox:
             problems.append(NO_SANDBOX_WARNING)

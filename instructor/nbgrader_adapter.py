@@ -45,7 +45,9 @@ PRECOMPUTED: dict[str, dict] = {}
 
 def notebook_key(nb) -> str:
     """A hash of a notebook's content, the same for a notebook and its JSON round trip."""
-    text = json.dumps(nbformat.from_dict(nb), sort_keys=True, ensure_ascii=True)
+    if not isinstance(nb, nbformat.NotebookNode):
+        nb = execution.notebook_from_data(nb)
+    text = json.dumps(nb, sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -102,7 +104,7 @@ class TrustedExecute(Execute):
             report = {key: done[key] for key in ("problems", "failed_tests")}
             report["sandbox"] = bool(self.sandbox)
             report_path(folder, info["notebook"]).write_text(json.dumps(report, indent=1))
-        return nbformat.from_dict(done["notebook"]), resources
+        return execution.notebook_from_data(done["notebook"]), resources
 
     def _source_notebook(self, assignment, notebook):
         """The instructor's copy: the course folder's source notebook (never the student's)."""

@@ -16,9 +16,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 
-import nbformat
-
-from instructor.execution import execute_and_judge
+from instructor.execution import execute_and_judge, notebook_from_data
 
 # How many times Dask may lose a worker while it runs one student before giving up on it.
 ALLOWED_WORKER_DEATHS = 2
@@ -52,8 +50,8 @@ def run_job(job: dict, sources: dict) -> dict:
     results = {}
     for name, nb in job["notebooks"].items():
         run = execute_and_judge(
-            nbformat.from_dict(nb),
-            nbformat.from_dict(sources[name]),
+            notebook_from_data(nb),
+            notebook_from_data(sources[name]),
             sandboxed=job["sandboxed"],
             timeout=job["timeout"],
         )
@@ -95,7 +93,7 @@ def dask_runner(workers: int | None = None, scheduler: str | None = None):
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",
             )
             client = Client(cluster)
         try:
