@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,8 +31,100 @@ PUBLISHED_RESULTS = {
     "gradient_check_n": PUBLISHED_DIFFERENCE_N_BUGGY,
 }
 
-Notebooks = dict[str, object]  # file name -> NotebookNode, raw text (str) or absent
+Notebooks = dict[str, object]  # file name -> NotebookNode, raw text (str), Symlink or absent
 
+
+class Symlink(str):
+    """A submitted entry that is a symbolic link to this target, not a file."""
+
+
+# Code the attacking students add to a cell. Each tries what a determined student would,
+# and must get nowhere: grading runs it in the sandbox and judges tests outside it.
+PATCH_CHECKS = """
+import course_utils, course_utils.runner, os
+# Make every check, visible or hidden, pass whatever the answers (and only when graded).
+if os.environ.get("NBGRADER_EXECUTION", "autograde") == "autograde":
+    course_utils.runner.Checker.finish = lambda self: None
+    course_utils.runner.HiddenChecks.finish = lambda self: None
+    for _name in dir(course_utils):
+        if _name.endswith("_test"):
+            globals()[_name] = lambda *args, **kwargs: None
+"""
+SHADOW_PACKAGE = (
+    '"""A planted course_utils: every check passes."""\n\n\n'
+    "def __getattr__(name):\n    return lambda *args, **kwargs: None\n"
+)
+SHADOW_LAUNCHER = "raise SystemExit('a planted ipykernel_launcher ran')\n"
+TOUCH_THE_CLASS = """
+import glob, os
+# Look for the gradebook, grades, classmates' folders and the instructor's notebooks, and
+# spoil what can be found.
+_found = []
+for _pattern in ("/proc/*/cwd", "/tmp", "/work", "/root", "/home", ".."):
+    for _root in glob.glob(_pattern)[:50]:
+        for _name in ("gradebook.db", "grades.csv", "submitted", "feedback", "notebooks"):
+            _found += glob.glob(os.path.join(_root, "*", _name))[:20]
+            _found += glob.glob(os.path.join(_root, _name))
+for _path in _found:
+    try:
+        if os.path.isdir(_path):
+            open(os.path.join(_path, "planted.txt"), "w").write("spoiled")
+        else:
+            open(_path, "a").write("spoiled")
+    except OSError:
+        pass
+"""
+LEAK_SECRETS = """
+import glob
+# Print the instructor's notebooks (hidden tests, solutions) into my own feedback.
+for _root in ("/work", "/tmp", "/root", "/home", ".."):
+    for _path in glob.glob(_root + "/**/notebooks/gradient_checking/*.ipynb", recursive=True)[:5]:
+        try:
+            print(open(_path).read()[:100000])
+        except OSError:
+            pass
+print(globals().get("In", ""))
+"""
+KILL_THE_GRADER = """
+import os, signal
+for _pid in (os.getppid(), 1):
+    try:
+        os.kill(_pid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+LINGER = """
+import os, time
+# A daemon that outlives the kernel and rewrites the grades after grading ends.
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(3)
+        for _path in ("../../grades.csv", "/tmp/grades.csv"):
+            try:
+                open(_path, "a").write("forged,99,99\\n")
+            except OSError:
+                pass
+    os._exit(0)
+"""
+HOG = """
+try:
+    _hog = bytearray(64 * 2**30)  # more memory than the machine has
+except MemoryError:
+    _hog = None
+import os
+for _ in range(500):  # a fork bomb, bounded by the sandbox's process cap
+    try:
+        _pid = os.fork()
+    except OSError:
+        break
+    if _pid == 0:
+        import time
+        time.sleep(5)
+        os._exit(0)
+"""
+FORGE_CSV = 'raise type("Forged\\nmallory,22,22,22,22,ok", (Exception,), {})("row")'
+DEBUG_TO_STDERR = 'import sys\nprint("debug: checking", file=sys.stderr)\n'
 
 def _stubs(config_file: Path = CONFIG_FILE) -> tuple[list[str], list[str]]:
     """Return the code and text stubs nbgrader puts where solutions were, as lines."""
@@ -209,7 +302,7 @@ def _append(cell, code: str) -> None:
     cell.source = cell.source.rstrip() + "\n" + code
 
 
-def example_class(solved: Notebooks, blank: Notebooks) -> dict[str, Notebooks]:
+def example_class(solved: Notebooks, blank: Notebooks, source_dir=None) -> dict[str, Notebooks]:
     """Define the example students: student_id -> {notebook file name: content}.
 
     A content is a NotebookNode, or a str written as is (for a notebook that is not
@@ -298,7 +391,69 @@ def example_class(solved: Notebooks, blank: Notebooks) -> dict[str, Notebooks]:
     nbs = students_copy()
     _append(first_answer(nbs, first), "print('x' * 4_000_000)")
     students["huge_output"] = nbs
+
+    # Attacks: each must score what its answers deserve (nothing, for blank answers).
+    nbs = copy.deepcopy(blank)
+    _append(first_answer(nbs, first), PATCH_CHECKS)
+    students["patched_checks"] = nbs
+
+    nbs = copy.deepcopy(blank)
+    nbs["course_utils/__init__.py"] = SHADOW_PACKAGE
+    nbs["ipykernel_launcher.py"] = SHADOW_LAUNCHER
+    students["shadow_package"] = nbs
+
+    nbs = students_copy()
+    _append(first_answer(nbs, first), TOUCH_THE_CLASS)
+    students["touches_the_class"] = nbs
+
+    nbs = students_copy()
+    _append(first_answer(nbs, last), LEAK_SECRETS)
+    students["leak_attempt"] = nbs
+
+    nbs = students_copy()
+    _append(first_answer(nbs, first), KILL_THE_GRADER)
+    students["kills_the_grader"] = nbs
+
+    nbs = students_copy()
+    _append(first_answer(nbs, first), LINGER)
+    students["lingering_daemon"] = nbs
+
+    nbs = students_copy()
+    _append(first_answer(nbs, first), HOG)
+    students["resource_hog"] = nbs
+
+    nbs = students_copy()
+    _append(first_answer(nbs, first), FORGE_CSV)
+    students["forged_csv_row"] = nbs
+
+    if source_dir is not None:
+        # A link to the instructor's copy (solutions, hidden tests): it must not be followed.
+        nbs = students_copy()
+        nbs[first] = Symlink(Path(source_dir).resolve() / first)
+        students["symlinked_source"] = nbs
+
+    # Honest quirks: right answers, odd notebooks; none may cost a point.
+    nbs = students_copy()
+    cell = _function_cell(nbs, WRONG_TYPE_FUNCTION)
+    node = _function_node(cell.source, WRONG_TYPE_FUNCTION)
+    lines = cell.source.splitlines()
+    indent = " " * node.body[0].col_offset
+    debug = [indent + line for line in DEBUG_TO_STDERR.splitlines()]
+    lines[node.body[0].lineno - 1 : node.body[0].lineno - 1] = debug
+    cell.source = "\n".join(lines)
+    students["stderr_debug_print"] = nbs
+
+    nbs = students_copy()
+    answer = first_answer(nbs, first)
+    nbs[first].cells.insert(nbs[first].cells.index(answer) + 1, copy.deepcopy(answer))
+    students["duplicated_cell"] = nbs
+
+    nbs = students_copy()
+    for cell in nbs[first].cells:
+        cell.metadata.pop("nbgrader", None)
+    students["stripped_metadata"] = nbs
     return students
+
 
 
 def build_example_class(
@@ -332,16 +487,19 @@ def build_example_class(
         name: solve(blank[name], nbformat.read(source_dir / name, as_version=4), config_file)
         for name in names
     }
-    students = example_class(solved, blank)
+    students = example_class(solved, blank, source_dir)
     for student_id, notebooks in students.items():
         folder = dest / student_id / assignment
         if folder.exists():
-            for old in folder.glob("*.ipynb"):
-                old.unlink()
-        folder.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
         for name, content in notebooks.items():
-            if isinstance(content, str):
-                (folder / name).write_text(content, encoding="utf-8")
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, Symlink):
+                path.symlink_to(content)
+            elif isinstance(content, str):
+                path.write_text(content, encoding="utf-8")
             else:
-                nbformat.write(content, folder / name)
+                nbformat.write(content, path)
     return sorted(students)

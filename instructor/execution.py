@@ -196,6 +196,10 @@ def execute_and_judge(nb, source_nb, *, sandboxed=True, limits=None, timeout=Non
         )
         try:
             asyncio.run(client.run_and_judge(str(scratch)))
+            # What the sandbox saw: a cap hit, an interrupt that needed a kill, ...
+            client.problems.extend(
+                i for i in getattr(km, "incidents", ()) if i not in client.problems
+            )
         except Exception as error:  # the kernel would not start, or died at start
             client.problems.append(
                 f"the notebook could not be run ({type(error).__name__}: {error})"
