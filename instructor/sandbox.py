@@ -30,6 +30,7 @@ reach bubblewrap, not the kernel). A kernel that has not finished the interrupte
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import importlib.util
@@ -41,11 +42,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import weakref
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import zmq
+from jupyter_client import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Float, Instance, List, Unicode
@@ -180,8 +183,19 @@ class _Layout:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=()) -> list[str]:
+def _font_caches() -> list[Path]:
+    """The grader's matplotlib font cache: without a copy each kernel rebuilds it (~1 s)."""
+    folder = os.environ.get("MPLCONFIGDIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib"
+    )
+    return [p for p in Path(folder).glob("fontlist-v*.json") if p.stat().st_size < 2**22]
+
+
+def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=(), files=None) -> list[str]:
     """The command that runs ``inner`` in a sandbox whose only writable folder is ``workdir``.
+
+    ``files`` maps paths inside the sandbox's /tmp to open file descriptors: bubblewrap
+    copies each into the sandbox (the descriptors must be passed to it).
 
     Mounts are ordered by depth, so a folder bound inside a hidden one (the venv inside the
     repository) is mounted after the tmpfs that hides its parent.
@@ -240,6 +254,8 @@ def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=()) -> list[str
         "--proc", "/proc",
         "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
     ]  # fmt: skip
+    for dest, fd in (files or {}).items():
+        args += ["--perms", "0644", "--file", str(fd), dest]
     for _, _, mount in sorted(mounts, key=lambda m: (m[0], m[1], m[2][-1])):
         args += mount
     # Empty hiding folders and /dev (its shm) are in memory: the kernel may not fill them.
@@ -337,22 +353,65 @@ def sandbox_problem() -> str | None:
     return None
 
 
-def _kill(process):
-    """SIGKILL bubblewrap (its PID namespace, and every process in it, goes with it)."""
-    if process.poll() is None:
-        with contextlib.suppress(OSError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
+def _start_time(pid: int) -> str | None:
+    """A process's start time (tells it from a later one with the same pid), None if gone."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, *rest = stat_line.rsplit(")", 1)[1].split()
+    return None if state == "Z" else rest[18]
 
 
-def _release(process, layout):
-    """Last resort when a manager is dropped or the grader exits: no sandbox outlives it."""
-    if process is not None:
-        _kill(process)
-    layout.remove()
+class _Running:
+    """A running sandbox as the grader sees it: bubblewrap, and the init of its PID namespace.
+
+    bubblewrap exits as soon as the kernel does, while its init is still killing what the
+    kernel left behind; only when that init has ended is every process of the sandbox gone.
+    """
+
+    def __init__(self, process, layout: _Layout):
+        self.process = process
+        self.layout = layout
+        self.init: tuple[int, str] | None = None
+
+    def find_init(self) -> bool:
+        """Note the namespace's init once it exists; True when found.
+
+        It is bubblewrap's child in another PID namespace (as root, the staging shell's
+        ``mount`` children come first, in ours).
+        """
+        ours = os.readlink("/proc/self/ns/pid")
+        for children in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                for pid in map(int, children.read_text().split()):
+                    started = _start_time(pid)
+                    if started is not None and os.readlink(f"/proc/{pid}/ns/pid") != ours:
+                        self.init = (pid, started)
+                        return True
+        return False
+
+    def stop(self, seconds: float = 10.0):
+        """SIGKILL bubblewrap, then wait until every process of the sandbox has ended."""
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                self.process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=seconds)
+        if self.init is None:
+            return
+        pid, started = self.init
+        deadline = time.monotonic() + seconds
+        while _start_time(pid) == started and time.monotonic() < deadline:
+            # --die-with-parent has sent it SIGKILL if bubblewrap died first.
+            time.sleep(0.01)
+
+    def release(self):
+        """Last resort when a manager is dropped or the grader exits: nothing outlives it."""
+        self.stop()
+        self.layout.remove()
 
 
 def _describe_exit(code: int, limits: Limits) -> str:
@@ -403,8 +462,8 @@ class SandboxedKernelManager(AsyncKernelManager):
       and stop it from one long-lived thread or event loop. Always ``shutdown_kernel``;
       dropping the manager, or the grader's exit, kills the sandbox as a last resort.
 
-    ``km.client()`` gives an ``AsyncKernelClient``; a blocking one works too:
-    ``BlockingKernelClient()`` then ``load_connection_info(km.get_connection_info())``.
+    ``km.client()`` gives an ``AsyncKernelClient``, ``km.blocking_client()`` a blocking one
+    (for a judge in another thread); both reach stdin (``allow_stdin=True``).
     """
 
     workdir = Unicode("", help="The only folder the kernel may write (its cwd).").tag(config=True)
@@ -426,7 +485,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             interrupt_mode="message",
         )
         self._layout: _Layout | None = None
-        self._process = None
+        self._running: _Running | None = None
         self._finalizer = None
         self._incidents: list[str] = []
         self._exit_noted = False
@@ -440,6 +499,17 @@ class SandboxedKernelManager(AsyncKernelManager):
     def incidents(self) -> tuple[str, ...]:
         """What went wrong with this kernel so far, in plain words (empty when nothing)."""
         return tuple(self._incidents)
+
+    def blocking_client(self) -> BlockingKernelClient:
+        """A blocking client of this kernel, for use from another thread.
+
+        Unlike ``BlockingKernelClient()`` fed with ``get_connection_info()``, it asks this
+        manager, not heartbeats, whether the kernel lives: on a busy machine a slow
+        heartbeat makes a healthy kernel look dead.
+        """
+        client = BlockingKernelClient(parent=self)
+        client.load_connection_info(self.get_connection_info())
+        return client
 
     def format_kernel_cmd(self, extra_arguments=None):
         """The kernel's own command, run inside the sandbox under the limits."""
@@ -472,7 +542,18 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         workdir = Path(os.path.abspath(self.workdir))
-        command = _sandbox_command(kernel_cmd, workdir, self._layout, self.hidden)
+        files = {}
+        with contextlib.ExitStack() as opened:
+            for cache in _font_caches():
+                with contextlib.suppress(OSError):
+                    fd = os.open(cache, os.O_RDONLY | os.O_CLOEXEC)
+                    opened.callback(os.close, fd)
+                    files[f"/tmp/.cache/matplotlib/{cache.name}"] = fd
+            kw["pass_fds"] = tuple(files.values())
+            command = _sandbox_command(kernel_cmd, workdir, self._layout, self.hidden, files)
+            await self._launch_in_sandbox(command, kw)
+
+    async def _launch_in_sandbox(self, command, kw):
         # The grader's environment (DB_URL, NBGRADER_EXECUTION, ...) never reaches bwrap.
         kw.update(cwd="/", env=dict(LAUNCHER_ENV))
         # The kernel's own stdout and stderr only carry its start-up banner (cells' output goes
@@ -481,20 +562,25 @@ class SandboxedKernelManager(AsyncKernelManager):
         kw.setdefault("stderr", subprocess.DEVNULL)
         self.log.debug("Starting sandboxed kernel: %s", command)
         await super()._async_launch_kernel(command, **kw)
-        self._process = self.provisioner.process
+        self._running = running = _Running(self.provisioner.process, self._layout)
         self._exit_noted = False
         if self._finalizer is not None:
             self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _release, self._process, self._layout)
+        self._finalizer = weakref.finalize(self, running.release)
+        # The staging and bwrap's own set-up take a few milliseconds.
+        for _ in range(500):
+            if running.find_init() or running.process.poll() is not None:
+                break
+            await asyncio.sleep(0.01)
 
     async def _async_interrupt_kernel(self):
         await super()._async_interrupt_kernel()
-        process = self._process
-        if self.shutting_down or process is None or process.poll() is not None:
+        running = self._running
+        if self.shutting_down or running is None or running.process.poll() is not None:
             return
         watchdog = threading.Thread(
             target=self._watch_interrupt,
-            args=(process, self.session.clone(), self._make_url("shell")),
+            args=(running, self.session.clone(), self._make_url("shell")),
             name="sandbox-interrupt-watchdog",
             daemon=True,
         )
@@ -502,8 +588,8 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     interrupt_kernel = _async_interrupt_kernel
 
-    def _watch_interrupt(self, process, session, url):
-        if _answers(session, url, self.interrupt_grace) or process.poll() is not None:
+    def _watch_interrupt(self, running, session, url):
+        if _answers(session, url, self.interrupt_grace) or running.process.poll() is not None:
             return
         if self.shutting_down:
             return
@@ -511,14 +597,14 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._incidents.append(
             f"the kernel ignored an interrupt for {self.interrupt_grace:g} s and was stopped"
         )
-        _kill(process)
+        running.stop()
 
     def _note_exit(self):
         """Record, once, a kernel that ended while nobody asked it to."""
-        process = self._process
-        if self._exit_noted or self.shutting_down or process is None:
+        running = self._running
+        if self._exit_noted or self.shutting_down or running is None:
             return
-        code = process.poll()
+        code = running.process.poll()
         if code is None:
             return
         self._exit_noted = True
@@ -540,10 +626,14 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
+        loop = asyncio.get_running_loop()
         if restart:
+            if self._running is not None:
+                await loop.run_in_executor(None, self._running.stop)
             return
         if self._finalizer is not None:
-            self._finalizer()  # kills a straggler, removes the sockets and staging folder
+            # Waits for the sandbox's last process, then removes its sockets and staging.
+            await loop.run_in_executor(None, self._finalizer)
             self._finalizer = None
         elif self._layout is not None:
             self._layout.remove()

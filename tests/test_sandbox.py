@@ -1,0 +1,413 @@
+"""The sandbox of student kernels: real bubblewrap, real kernels, no mocks.
+
+Each test asks a sandboxed kernel to do what a hostile submission would (read the
+repository, write outside its folder, reach the grader's loopback, outlive grading, eat
+memory or processes) and checks, from the grader's side, that it could not.
+"""
+
+import asyncio
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+from instructor.sandbox import (
+    REPOSITORY,
+    SANDBOX_UID,
+    Limits,
+    kernel_manager,
+    sandbox_problem,
+)
+
+PROBLEM = sandbox_problem()
+# Without a sandbox the tests skip on a workstation and fail under CI, where one must exist.
+pytestmark = pytest.mark.skipif(
+    PROBLEM is not None and not os.environ.get("CI"), reason=f"no sandbox here: {PROBLEM}"
+)
+GRADER_SECRETS = {"NBGRADER_EXECUTION": "autograde", "DB_URL": "postgresql://grader@db/class"}
+
+
+class Kernel:
+    """A sandboxed kernel driven from a synchronous test through a blocking client.
+
+    The manager's coroutines run on an event loop of this thread, the one that started
+    bubblewrap (the sandbox dies with its starting thread).
+    """
+
+    def __init__(self, workdir, **options):
+        self.loop = asyncio.new_event_loop()
+        self.km = kernel_manager(workdir, **options)
+        self.loop.run_until_complete(self.km.start_kernel())
+        self.client = self.km.blocking_client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def run(self, code, timeout=30):
+        """Run ``code``; return its stdout, or fail the test with its traceback."""
+        chunks = []
+
+        def keep(msg):
+            if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
+                chunks.append(msg["content"]["text"])
+
+        reply = self.client.execute_interactive(code, timeout=timeout, output_hook=keep)
+        content = reply["content"]
+        if content["status"] != "ok":
+            pytest.fail("kernel error:\n" + "\n".join(content.get("traceback", [])))
+        return "".join(chunks)
+
+    def json(self, code):
+        """Run ``code``, which prints one JSON document as its last line; return it."""
+        return json.loads(self.run(code).strip().splitlines()[-1])
+
+    def host_pid(self):
+        """The kernel's process id on the grader's side (under bwrap, prlimit's exec)."""
+        for pid in _descendants(self.km.provisioner.pid):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if argv[0].endswith(b"python") and b"ipykernel_launcher" in argv:
+                return pid
+        raise AssertionError("no kernel process under bubblewrap")
+
+    def shutdown(self):
+        self.client.stop_channels()
+        self.loop.run_until_complete(self.km.shutdown_kernel())
+        self.loop.close()
+
+
+def _descendants(pid):
+    found, todo = [], [pid]
+    while todo:
+        for children in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
+            with_ids = [int(child) for child in children.read_text().split()]
+            found += with_ids
+            todo += with_ids
+    return found
+
+
+def _pid_namespace(pid):
+    return os.readlink(f"/proc/{pid}/ns/pid")
+
+
+async def _sandbox_namespace(km):
+    """The PID namespace of a starting sandbox: that of bwrap's first child."""
+    for _ in range(100):
+        children = _descendants(km.provisioner.pid)
+        if children:
+            return _pid_namespace(children[0])
+        await asyncio.sleep(0.05)
+    raise AssertionError("bubblewrap started no process")
+
+
+def _processes_in(namespace):
+    """Host pids of every process still running in a PID namespace (zombies have ended)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                running = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+                if running and os.readlink(entry / "ns" / "pid") == namespace:
+                    alive.append(int(entry.name))
+            except OSError:  # gone meanwhile
+                pass
+    return alive
+
+
+def _attempts(action, paths):
+    """Kernel code that tries ``action`` ("read" or "write") on each path, printing outcomes."""
+    return f"""
+import json
+def attempt(path):
+    try:
+        if {action!r} == "read":
+            with open(path) as handle:
+                handle.read()
+        else:
+            with open(path, "w") as handle:
+                handle.write("planted by the sandbox test")
+        return "done"
+    except OSError as error:
+        return type(error).__name__
+print(json.dumps({{path: attempt(path) for path in {[str(p) for p in paths]!r}}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A student's scratch folder with a hidden subfolder and planted shadow modules."""
+    root = tmp_path_factory.mktemp("sandbox")
+    work = root / "work"
+    (work / "secret").mkdir(parents=True)
+    (work / "secret" / "answers.txt").write_text("hidden answers")
+    (work / "notes.txt").write_text("the student's own file")
+    (root / "outside.txt").write_text("next to the work folder")
+    (work / "course_utils").mkdir()
+    (work / "course_utils" / "__init__.py").write_text("PLANTED = True\n")
+    (work / "ipykernel_launcher.py").write_text("raise SystemExit('planted launcher ran')\n")
+    return work
+
+
+@pytest.fixture(scope="module")
+def kernel(workdir):
+    """One sandboxed kernel started while the grader's environment holds secrets."""
+    saved = {name: os.environ.get(name) for name in GRADER_SECRETS}
+    os.environ.update(GRADER_SECRETS)
+    try:
+        started = Kernel(workdir, hide=[workdir / "secret"])
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
+    yield started
+    started.shutdown()
+
+
+def test_a_sandbox_can_start_here():
+    assert PROBLEM is None, PROBLEM
+
+
+def test_limits_reject_nonsense():
+    with pytest.raises(ValueError, match=r"Limits\.processes must be a positive int, got 0"):
+        Limits(processes=0)
+
+
+def test_kernel_manager_needs_an_existing_folder(tmp_path):
+    with pytest.raises(ValueError, match="is not a folder"):
+        kernel_manager(tmp_path / "missing")
+
+
+def test_kernel_runs_as_the_unprivileged_user(kernel):
+    ids = kernel.json("import os, json; print(json.dumps([os.getuid(), os.getgid()]))")
+    assert ids == [SANDBOX_UID, SANDBOX_UID]
+    # On the host too: a sandbox started by root must not be root outside its namespace.
+    status = Path(f"/proc/{kernel.host_pid()}/status").read_text()
+    host_uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
+    assert int(host_uid) == (SANDBOX_UID if os.geteuid() == 0 else os.getuid())
+
+
+def test_kernel_reads_only_its_own_folder(kernel, workdir):
+    secret = workdir / "secret" / "answers.txt"
+    outside = workdir.parent / "outside.txt"
+    repository = REPOSITORY / "pyproject.toml"
+    got = kernel.json(_attempts("read", [workdir / "notes.txt", secret, outside, repository]))
+    assert got == {
+        str(workdir / "notes.txt"): "done",
+        str(secret): "FileNotFoundError",
+        str(outside): "FileNotFoundError",
+        str(repository): "FileNotFoundError",
+    }
+
+
+def test_kernel_writes_only_its_own_folder(kernel, workdir):
+    inside = workdir / "result.txt"
+    targets = [
+        workdir.parent / "planted.txt",
+        REPOSITORY / "planted-by-sandbox.txt",
+        REPOSITORY / "course_utils" / "planted.py",
+        Path("/etc/planted-by-sandbox"),
+    ]
+    got = kernel.json(_attempts("write", [inside, *targets]))
+    assert got[str(inside)] == "done"
+    assert inside.read_text() == "planted by the sandbox test"
+    for target in targets:
+        assert not target.exists(), f"the kernel wrote {target} ({got[str(target)]})"
+
+
+def test_kernel_cannot_reach_the_graders_loopback(kernel):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.5)
+        port = listener.getsockname()[1]
+        outcome = kernel.json(
+            f"""
+import json, socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+    outcome = "connected"
+except OSError as error:
+    outcome = type(error).__name__
+print(json.dumps(outcome))
+"""
+        )
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    assert outcome == "ConnectionRefusedError"
+
+
+def test_kernel_sees_none_of_the_graders_environment(kernel):
+    names = set(kernel.json("import os, json; print(json.dumps(sorted(os.environ)))"))
+    assert not names & {*GRADER_SECRETS, "JPY_PARENT_PID", "VIRTUAL_ENV"}
+
+
+def test_working_folder_is_not_on_sys_path(kernel, workdir):
+    found = kernel.json(
+        "import sys, json, course_utils\n"
+        "print(json.dumps([sys.path, course_utils.__file__, hasattr(course_utils, 'PLANTED')]))"
+    )
+    path, course_utils_file, planted = found
+    assert "" not in path and str(workdir) not in path
+    assert Path(course_utils_file).is_relative_to(REPOSITORY / "course_utils")
+    assert not planted
+
+
+def test_stdin_is_answered_across_the_sandbox(kernel):
+    client = kernel.client
+    msg_id = client.execute("name = input('who? ')", allow_stdin=True)
+    request = client.get_stdin_msg(timeout=10)
+    assert request["msg_type"] == "input_request"
+    assert request["content"]["prompt"] == "who? "
+    client.input("ada")
+    while True:
+        reply = client.get_shell_msg(timeout=10)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    assert reply["content"]["status"] == "ok"
+    assert kernel.run("print(name)") == "ada\n"
+
+
+DETACH = """
+import os, signal, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        while True:
+            with open("heartbeat", "w") as beat:
+                beat.write(repr(time.time()))
+            time.sleep(0.05)
+    os._exit(0)
+"""
+
+
+def test_a_detached_child_dies_with_the_kernel(tmp_path):
+    started = Kernel(tmp_path)
+    try:
+        namespace = _pid_namespace(started.host_pid())
+        started.run(DETACH)
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "heartbeat").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_processes_in(namespace)) >= 3  # bwrap's init, the kernel, the daemon
+    finally:
+        started.shutdown()
+    assert _processes_in(namespace) == []
+    beat = (tmp_path / "heartbeat").read_text()
+    time.sleep(0.3)
+    assert (tmp_path / "heartbeat").read_text() == beat
+
+
+FORK_MANY = """
+import json, os
+hold, release = os.pipe()
+children, outcome = 0, "no limit"
+try:
+    for _ in range({count}):
+        if os.fork() == 0:
+            os.close(release)
+            os.read(hold, 1)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    outcome = type(error).__name__
+print(json.dumps([children, outcome]))
+"""
+
+
+def test_memory_and_process_caps_hold(tmp_path):
+    limits = Limits(memory_bytes=2**30, processes=40)
+    started = Kernel(tmp_path, limits=limits)
+    try:
+        outcome = started.json(
+            "import json, numpy as np\n"
+            "try:\n"
+            f"    np.ones({2 * limits.memory_bytes // 8})\n"
+            "    outcome = 'allocated'\n"
+            "except MemoryError:\n"
+            "    outcome = 'MemoryError'\n"
+            "print(json.dumps(outcome))"
+        )
+        assert outcome == "MemoryError"
+        assert started.run("print(6 * 7)") == "42\n"  # only the allocation failed
+        children, outcome = started.json(FORK_MANY.format(count=10 * limits.processes))
+        assert outcome == "BlockingIOError"
+        assert 0 < children < limits.processes
+    finally:
+        started.shutdown()
+
+
+@pytest.mark.slow
+def test_the_process_cap_is_per_sandbox(tmp_path):
+    """Two sandboxes of user 65534 each get their own budget: counts are per user namespace."""
+    limits = Limits(processes=40)
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for folder in folders:
+        folder.mkdir()
+    first, second = (Kernel(folder, limits=limits) for folder in folders)
+    try:
+        # The first sandbox keeps its 20 children while the second forks its own 20.
+        assert first.json(FORK_MANY.format(count=20)) == [20, "no limit"]
+        assert second.json(FORK_MANY.format(count=20)) == [20, "no limit"]
+    finally:
+        first.shutdown()
+        second.shutdown()
+
+
+def _notebook(*sources):
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+
+
+@pytest.mark.slow
+def test_a_looping_cell_is_interrupted_and_later_cells_run(tmp_path):
+    nb = _notebook("x = 1", "while True:\n    pass", "x = x + 41", "print(x)")
+    km = kernel_manager(tmp_path)
+    client = NotebookClient(nb, km=km, timeout=2, interrupt_on_timeout=True, allow_errors=True)
+
+    async def run():
+        try:
+            await client.async_execute()
+        finally:
+            client.kc.stop_channels()  # nbclient leaves a given manager's client open
+            await km.shutdown_kernel()
+
+    asyncio.run(run())
+    assert [out["ename"] for out in nb.cells[1].outputs] == ["KeyboardInterrupt"]
+    assert nb.cells[3].outputs[0]["text"] == "42\n"
+    assert km.incidents == ()
+
+
+@pytest.mark.slow
+def test_a_kernel_ignoring_interrupts_is_stopped(tmp_path):
+    ignore = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    nb = _notebook(ignore, "print('never')")
+    km = kernel_manager(tmp_path)
+    km.interrupt_grace = 1.0
+    # As nbgrader does: a timed-out cell gets an error and the next one is sent at once.
+    error = {"ename": "CellTimeoutError", "evalue": "", "traceback": []}
+    client = NotebookClient(
+        nb, km=km, timeout=2, interrupt_on_timeout=True, allow_errors=True, error_on_timeout=error
+    )
+    namespace = None
+
+    async def run():
+        nonlocal namespace
+        await km.start_kernel()
+        namespace = await _sandbox_namespace(km)
+        try:
+            with pytest.raises(DeadKernelError):
+                await client.async_execute()
+        finally:
+            client.kc.stop_channels()
+            await km.shutdown_kernel()
+
+    asyncio.run(run())
+    assert km.incidents == ("the kernel ignored an interrupt for 1 s and was stopped",)
+    assert _processes_in(namespace) == []
