@@ -299,8 +299,9 @@ def random_draws(draws=500, m=3, epsilon=EPSILON):
     softplus, confident_and_wrong = [], []
     for seed in range(draws):
         X, Y, parameters = random_network_case(seed, m=m)
-        _, cache = forward_propagation_n(X, Y, parameters)
+        # A3 can round to exactly 1 (or 0): log(0) is -inf, counted below as saturated.
         with np.errstate(divide="ignore", invalid="ignore"):
+            _, cache = forward_propagation_n(X, Y, parameters)
             approx = numerical_gradient(forward_propagation_n, parameters, X, Y, epsilon)
         if not np.all(np.isfinite(approx)):
             # A3 rounds to exactly 1 (or 0) and log(1 - A3) is -inf: the classic cost

@@ -5,6 +5,7 @@ checks what nbval cannot: metadata, and the numbers with their tolerances.
 """
 
 import ast
+import builtins
 import math
 import re
 from pathlib import Path
@@ -12,10 +13,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import course_utils
 from course_utils import (
+    DIFFERENCE_THRESHOLD,
     PUBLISHED_DIFFERENCE_1D,
     PUBLISHED_DIFFERENCE_N_BUGGY,
     PUBLISHED_DIFFERENCE_N_CORRECT,
+    CheckFailed,
 )
 
 SOURCE = Path(__file__).resolve().parent.parent / "notebooks" / "gradient_checking"
@@ -84,10 +88,65 @@ def test_test_cells_are_well_formed(name):
         assert "### BEGIN HIDDEN TESTS" in cell.source, f"{meta['grade_id']} has no hidden tests"
         # nbgrader takes a trailing number as the score; our cells end in hidden.finish().
         assert ast.unparse(last) == "hidden.finish()", meta["grade_id"]
-        # Hidden lines may only run student code through the runner (inside lambdas), so a
-        # failure can never raise from, and be quoted by, the cell itself.
+        # Hidden lines run student code only through the runner, so a failure can never raise
+        # from, and be quoted by, the cell itself; and they hand it named functions only.
         hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
         assert "assert " not in hidden, meta["grade_id"]
+        assert "lambda" not in cell.source, meta["grade_id"]
+
+
+def _defined_names(tree):
+    """Names a cell binds: assignments, loop and with targets, defs, imports."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+            names.update(a.arg for a in node.args.args + node.args.kwonlyargs
+                         if isinstance(node, ast.FunctionDef))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
+
+
+def _is_definitions_only(tree):
+    """True for a cell the grader copies: only imports and function definitions."""
+    return all(isinstance(n, ast.Import | ast.ImportFrom | ast.FunctionDef) for n in tree.body)
+
+
+@pytest.mark.parametrize("name", list(GRADED))
+def test_test_cells_use_no_demo_variables_and_never_call_student_code(name):
+    """Test cells see imports, course_utils, locked definitions, the student's functions and
+    their own names only (plan rule 6), and call student functions only through the runner."""
+    cells = _read(name).cells
+    allowed = set(dir(builtins)) | set(course_utils.__all__) | {"np"}
+    student = set()
+    for cell in cells:
+        meta = _nbgrader(cell)
+        if cell.cell_type != "code" or meta.get("grade"):
+            continue
+        tree = ast.parse(cell.source)
+        if meta.get("solution"):
+            student.update(n.name for n in tree.body if isinstance(n, ast.FunctionDef))
+        elif meta.get("locked") and _is_definitions_only(tree):
+            allowed |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+            allowed |= _defined_names(ast.Module(
+                [n for n in tree.body if not isinstance(n, ast.FunctionDef)], []))
+    allowed |= student
+    for cell in cells:
+        meta = _nbgrader(cell)
+        if not (meta.get("grade") and cell.cell_type == "code"):
+            continue
+        tree = ast.parse(cell.source)
+        own = _defined_names(tree)
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+                and isinstance(n.ctx, ast.Load)}
+        assert used <= allowed | own, (meta["grade_id"], sorted(used - allowed - own))
+        direct = [n.func.id for n in ast.walk(tree)
+                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                  and n.func.id in student]
+        assert not direct, (meta["grade_id"], direct)
 
 
 @pytest.mark.parametrize("name", list(GRADED))
@@ -135,16 +194,51 @@ def test_notebook_1_plots_the_epsilon_sweep_with_a_minimum_between_the_extremes(
     nb = _read(NOTEBOOKS[0].name)
     sweep = next(c for c in nb.cells if _nbgrader(c).get("grade_id") == "epsilon_sweep")
     assert any("image/png" in o.get("data", {}) for o in sweep.outputs)
-    match = re.search(r"at epsilon = (\S+)", _stdout(nb))
+    match = re.search(r"smallest difference \S+ at epsilon = (\S+)", _stdout(nb))
     # Truncation wins above, rounding below: the best step is well inside (1e-12, 1e-1).
     assert 1e-9 < float(match[1]) < 1e-3
 
 
-def test_notebook_2_shows_the_published_difference_of_the_correct_backprop():
-    match = re.search(r"difference at epsilon = 1e-7: " + NUMBER, _stdout(_read(NOTEBOOKS[1].name)))
-    value = float(match[1])
-    assert math.isclose(value, PUBLISHED_DIFFERENCE_N_CORRECT, rel_tol=1e-5, abs_tol=1e-8)
-    assert "np.isclose: True" in _stdout(_read(NOTEBOOKS[1].name))
+def test_notebook_1_predicts_the_1d_difference_from_binary():
+    """The exact-fraction prediction and the measurement agree to seven digits."""
+    out = _stdout(_read(NOTEBOOKS[0].name))
+    predicted = float(re.search(r"predicted \|r\| / \(2 \+ r\):\s+" + NUMBER, out)[1])
+    measured = float(re.search(r"measured by gradient_check:\s+" + NUMBER, out)[1])
+    assert math.isclose(measured, PUBLISHED_DIFFERENCE_1D, rel_tol=1e-9)
+    assert math.isclose(predicted, measured, rel_tol=1e-6)
+
+
+def test_notebook_1_shows_rounding_limits_centered_and_truncation_one_sided():
+    out = _stdout(_read(NOTEBOOKS[0].name))
+    centered = re.search(r"centered:  difference (\S+); truncation model (\S+), rounding "
+                         r"model (\S+)", out)
+    one_sided = re.search(r"one-sided: difference (\S+); truncation model (\S+), rounding "
+                          r"model (\S+)", out)
+    c_diff, c_trunc, c_round = (float(v.rstrip(";,")) for v in centered.groups())
+    o_diff, o_trunc, o_round = (float(v.rstrip(";,")) for v in one_sided.groups())
+    assert c_trunc < 1e-3 * c_diff and 0.3 < c_diff / c_round < 3
+    assert o_round < 0.1 * o_diff and 0.9 < o_diff / o_trunc < 1.1
+
+
+def test_notebook_1_models_place_the_best_step():
+    out = _stdout(_read(NOTEBOOKS[0].name))
+    best = float(re.search(r"smallest difference \S+ at epsilon = (\S+)", out)[1])
+    model = float(re.search(r"the models put the best step at (\S+)", out)[1])
+    crossing = float(re.search(r"the lines cross at (\S+)\)", out)[1])
+    assert 0.5 < best / model < 2
+    assert math.isclose(model / crossing, 2 ** (-1 / 3), rel_tol=1e-2)
+
+
+def test_notebook_2_shows_the_published_difference_of_the_buggy_backprop():
+    out = _stdout(_read(NOTEBOOKS[1].name))
+    value = float(re.search(r"difference at epsilon = 1e-7: " + NUMBER, out)[1])
+    assert math.isclose(value, PUBLISHED_DIFFERENCE_N_BUGGY, rel_tol=1e-9)
+    assert "np.isclose: True" in out
+    # A bug does not care about the step: at 1e-4 it reads the same to four digits.
+    larger = float(re.search(r"difference at epsilon = 1e-4: " + NUMBER, out)[1])
+    assert math.isclose(larger, value, rel_tol=1e-4)
+    # The correct backprop's figure belongs to notebook 3, after the fix.
+    assert "1.189" not in out
 
 
 def test_notebook_3_shows_the_buggy_then_the_fixed_difference_and_a_bar_chart():
@@ -159,9 +253,92 @@ def test_notebook_3_shows_the_buggy_then_the_fixed_difference_and_a_bar_chart():
     # 1e-7 and clean at 1e-4.
     rows = dict(
         (m[1], (float(m[2]), float(m[3])))
-        for m in re.finditer(r"^(\w+)\s+(\S+)\s+(\S+)$", _stdout(nb), re.MULTILINE)
+        for m in re.finditer(r"^(\w+)\s+(\S+)\s+(\S+)\s+(\S+)$", _stdout(nb), re.MULTILINE)
         if m[1] in {"W1", "b1", "W2", "b2", "W3", "b3"}
     )
     assert {b for b, (_, at_1e4) in rows.items() if at_1e4 > 1e-3} == {"W2", "b1"}
     assert max(at_1e7 for b, (at_1e7, _) in rows.items() if b not in {"W2", "b1"}) > 2e-7
     assert max(at_1e4 for b, (_, at_1e4) in rows.items() if b not in {"W2", "b1"}) < 1e-8
+    # b3, correct, reads above the verdict threshold at 1e-7 (section 4's point).
+    assert rows["b3"][0] > DIFFERENCE_THRESHOLD
+
+
+def test_notebook_3_after_the_fix_b1_and_b3_read_above_the_threshold_at_1e7():
+    out = _stdout(_read(NOTEBOOKS[2].name))
+    assert "blocks above the threshold at epsilon = 1e-7: ['b1', 'b3']" in out
+
+
+def test_notebook_3_softplus_cost_reads_a_hundred_times_less():
+    out = _stdout(_read(NOTEBOOKS[2].name))
+    classic = float(re.search(r"classic cost:  difference at epsilon = 1e-7: (\S+)", out)[1])
+    softplus = float(re.search(r"softplus cost: difference at epsilon = 1e-7: (\S+)", out)[1])
+    assert math.isclose(classic, PUBLISHED_DIFFERENCE_N_CORRECT, rel_tol=1e-2)
+    assert 50 < classic / softplus < 200
+    assert "0.9989" in out  # the label-0 example's output, as the prose says
+
+
+# --- Hidden tests catch what visible checks let through -------------------------------------
+
+SUM_OF_NORMS = "np.linalg.norm(grad) + np.linalg.norm(gradapprox)"
+NORM_OF_SUM = "np.linalg.norm(grad + gradapprox)"
+
+
+def _test_cell(name, grade_id):
+    (cell,) = [c for c in _read(name).cells if _nbgrader(c).get("grade_id") == grade_id]
+    return cell.source
+
+
+def _run_test_cell(load_notebook, prefix, name, grade_id, replace=None, extra=None):
+    """Exec a source test cell (visible + hidden) on a possibly broken solution; return the
+    CheckFailed it raised, or None."""
+    namespace = load_notebook(prefix)
+    if replace:
+        solution = next(c.source for c in _read(name).cells
+                    if _nbgrader(c).get("grade_id") == replace[0])
+        assert replace[1] in solution
+        exec(solution.replace(replace[1], replace[2]), namespace)
+    if extra:
+        namespace.update(extra(namespace))
+    try:
+        exec(_test_cell(name, grade_id), namespace)
+    except CheckFailed as exc:
+        return exc
+    return None
+
+
+@pytest.mark.parametrize(
+    ("prefix", "function"),
+    [("01", "gradient_check"), ("02", "gradient_check_n")],
+)
+def test_norm_of_sum_passes_the_visible_checks_and_fails_the_hidden_ones(
+    load_notebook, capsys, prefix, function
+):
+    """The example class's visible_only student: only the hidden tests take its marks."""
+    name = next(n for n in GRADED if n.startswith(prefix))
+    failure = _run_test_cell(load_notebook, prefix, name, f"{function}_tests",
+                             replace=(function, SUM_OF_NORMS, NORM_OF_SUM))
+    assert failure is not None and "(hidden tests)" in str(failure)
+    capsys.readouterr()
+
+
+def test_hidden_tests_of_notebook_3_reject_the_buggy_backprop(load_notebook, capsys):
+    """The hidden reference rejects the unfixed backprop even where visible checks are not run."""
+    name = "03_debug_buggy_backprop.ipynb"
+    failure = _run_test_cell(
+        load_notebook, "03", name, "backward_propagation_n_tests",
+        extra=lambda ns: {"backward_propagation_n": ns["buggy_backward_propagation_n"]},
+    )
+    assert failure is not None
+    labels = [r.label for r in failure.results if not r.ok]
+    assert labels and all("agrees with the numerical gradient" in label for label in labels)
+    capsys.readouterr()
+
+
+def test_hidden_tests_of_notebook_3_reject_nan_for_a_dead_layout(load_notebook, capsys):
+    name = "03_debug_buggy_backprop.ipynb"
+    guard = "0.0 if denominator == 0 else float(numerator / denominator)"
+    unguarded = "float(numerator / denominator)"
+    failure = _run_test_cell(load_notebook, "03", name, "difference_by_block_tests",
+                             replace=("difference_by_block", guard, unguarded))
+    assert failure is not None
+    capsys.readouterr()

@@ -1,16 +1,21 @@
-"""Tests for course_utils.testcases: the classic fixtures and the lesson's constants."""
+"""Tests for course_utils.testcases (the fixtures) and course_utils.constants."""
 
 import numpy as np
 
-from course_utils.params import COURSE_SHAPES, dictionary_to_vector
-from course_utils.testcases import (
+from course_utils.constants import (
     EPSILON,
     PUBLISHED_DIFFERENCE_1D,
     PUBLISHED_DIFFERENCE_N_BUGGY,
     PUBLISHED_DIFFERENCE_N_CORRECT,
+    SECOND_CASE_SEED,
     SEED,
+)
+from course_utils.params import COURSE_SHAPES, dictionary_to_vector
+from course_utils.testcases import (
     gradient_check_1d_test_case,
     gradient_check_n_test_case,
+    random_network_case,
+    second_network_case,
 )
 
 
@@ -69,3 +74,25 @@ def test_n_case_returns_fresh_arrays():
     first = parameters["W1"][0, 0]
     parameters["W1"][0, 0] = 0.0
     assert gradient_check_n_test_case()[2]["W1"][0, 0] == first
+
+
+def test_random_network_case_is_reproducible_and_course_shaped():
+    """Same seed, same case; labels are 0.0 or 1.0; blocks have the course shapes."""
+    X, Y, parameters = random_network_case(5, m=6)
+    X2, Y2, parameters2 = random_network_case(5, m=6)
+    assert X.shape == (4, 6) and Y.shape == (1, 6)
+    assert set(np.unique(Y)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(Y, Y2)
+    assert {k: v.shape for k, v in parameters.items()} == COURSE_SHAPES
+    for name in parameters:
+        np.testing.assert_array_equal(parameters[name], parameters2[name])
+    assert not np.array_equal(random_network_case(6, m=6)[0], X)
+
+
+def test_second_network_case_is_the_seeded_random_case_with_seven_examples():
+    X, Y, _parameters = second_network_case()
+    X2, Y2, _ = random_network_case(SECOND_CASE_SEED, m=7)
+    assert X.shape == (4, 7)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(Y, Y2)

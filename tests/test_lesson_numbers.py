@@ -1,0 +1,97 @@
+"""The numbers the lesson's prose states, re-measured by benchmarks/lesson_numbers.py.
+
+Each test names the notebook sentence it backs. The random-draw sweep takes about half a
+minute, so it is marked slow.
+"""
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from course_utils import (
+    BLOCK_EPSILON,
+    DIFFERENCE_THRESHOLD,
+    PUBLISHED_DIFFERENCE_1D,
+    PUBLISHED_DIFFERENCE_N_BUGGY,
+    PUBLISHED_DIFFERENCE_N_CORRECT,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import lesson_numbers
+
+
+def test_01_the_1d_difference_comes_from_storing_4_plus_minus_1e7():
+    """01 choosing_epsilon: the subtraction is exact; binary rounding predicts the figure."""
+    numbers = lesson_numbers.one_d_from_binary()
+    assert numbers["subtraction exact"]
+    assert numbers["measured"] == PUBLISHED_DIFFERENCE_1D
+    assert numbers["predicted, quotient rounded"] == PUBLISHED_DIFFERENCE_1D
+    assert math.isclose(numbers["predicted"], PUBLISHED_DIFFERENCE_1D, rel_tol=1e-6)
+
+
+def test_01_centered_is_rounding_limited_one_sided_truncation_limited_at_1e7():
+    """01 centered_difference / rounding_and_truncation: about 2.5e-10 and 3.3e-8."""
+    numbers = lesson_numbers.cubic_errors()
+    assert math.isclose(numbers["centered"], 2.5e-10, rel_tol=0.05)
+    assert math.isclose(numbers["one-sided"], 3.35e-8, rel_tol=0.05)
+    assert numbers["centered truncation model"] < 1e-5 * numbers["centered"]
+    assert math.isclose(numbers["one-sided"], numbers["one-sided truncation model"], rel_tol=0.05)
+
+
+def test_01_sweep_bottoms_near_6e6_where_the_models_say():
+    """01 read_the_plot answer: minimum near 6e-6 at about 5e-12; 1e-7 reads about 2.5e-10."""
+    numbers = lesson_numbers.cubic_sweep()
+    assert 5e-6 < numbers["best epsilon"] < 7e-6
+    assert 3e-12 < numbers["smallest difference"] < 7e-12
+    assert 0.8 < numbers["best epsilon"] / numbers["model optimum"] < 1.25
+    assert math.isclose(numbers["model optimum"] / numbers["model crossing"], 2 ** (-1 / 3))
+
+
+def test_02_03_the_classic_numbers_and_the_blocks():
+    """02/03: 0.285 buggy, 1.19e-7 fixed; fixed b1 and b3 above the threshold at 1e-7."""
+    numbers = lesson_numbers.course_numbers()
+    assert numbers["buggy at 1e-07"] == PUBLISHED_DIFFERENCE_N_BUGGY
+    assert math.isclose(numbers["fixed at 1e-07"], PUBLISHED_DIFFERENCE_N_CORRECT, rel_tol=1e-5)
+    fixed = numbers["fixed blocks at 1e-07"]
+    assert [b for b, v in fixed.items() if v >= DIFFERENCE_THRESHOLD] == ["b1", "b3"]
+    assert max(numbers[f"fixed blocks at {BLOCK_EPSILON:g}"].values()) < 1e-9
+    # b3's gradient is small next to the per-entry noise that W1's shares.
+    norms = numbers["block gradient norm"]
+    assert norms["b3"] < 0.25 * norms["W1"]
+
+
+def test_03_softplus_about_99_percent_from_log_1_minus_a3():
+    """03 noise_source / bands: A3 = 0.9989 for the label-0 example; ~99%; ~1e-9 stable."""
+    numbers = lesson_numbers.softplus_observation()
+    assert numbers["Y"][2] == 0 and round(numbers["A3"][2], 4) == 0.9989
+    assert 0.98 < numbers["share of the error from log(1 - A3)"] < 1.0
+    assert 5e-10 < numbers["softplus cost"] < 2e-9
+
+
+def test_03_best_step_is_1e4_only_with_the_classic_cost():
+    """03 bands: classic cost best near 1e-4; softplus near 2e-5 at about 1e-11."""
+    numbers = lesson_numbers.course_best_steps()
+    assert numbers["classic cost"][0] == pytest.approx(1e-4, rel=0.5)
+    step, difference = numbers["softplus cost"]
+    assert 1e-5 < step < 4e-5 and 3e-12 < difference < 3e-11
+
+
+@pytest.mark.parametrize(("layer", "flagged"), [(1, ["W1", "b1"]), (2, ["W1", "b1", "W2", "b2"])])
+def test_03_a_kink_flags_every_block_upstream(layer, flagged):
+    """03 when_to_check answer 3: two blocks for layer 1, four for layer 2."""
+    assert lesson_numbers.kink_blocks(layer)["flagged"] == flagged
+
+
+@pytest.mark.slow
+def test_03_bands_fail_both_ways_on_random_draws():
+    """03 bands: on 1000 draws correct code reads above 1e-3 on 12 (max 0.43), each with a
+    confidently wrong example; softplus at most ~2e-8; dW2 doubled as low as 2e-5."""
+    numbers = lesson_numbers.random_draws(1000)
+    assert numbers["correct above 1e-3"] == 12
+    assert round(numbers["correct max"], 2) == 0.43
+    confident = [value for key, value in numbers.items() if key.startswith("of those")]
+    assert confident == [12]
+    assert numbers["softplus cost: correct max on the same draws"] < 2e-8
+    assert 1.5e-5 < numbers["bug min"]["dW2 doubled"] < 3e-5
