@@ -97,8 +97,14 @@ class _Client(NotebookClient):
                     )
                 except DeadKernelError:
                     dead = True
-                    self.problems.append(f"the kernel died while running cell {index}")
+                    self.problems.append(f"the kernel died while running {_cell_name(cell, index)}")
                     break
+                except Exception as error:  # a garbled message (forked processes write too)
+                    self.problems.append(
+                        f"the kernel's messages for {_cell_name(cell, index)} could not be read "
+                        f"({type(error).__name__})"
+                    )
+                    continue
                 _note_timeout(cell, index, self.problems)
             loop = asyncio.get_running_loop()
             self.verdicts = await loop.run_in_executor(None, self._judge, loop, dead)
@@ -133,13 +139,21 @@ def _on_loop(loop, coroutine):
         asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=30)
 
 
+def _cell_name(cell, index):
+    """``cell forward_propagation`` (its grade_id) or ``cell 4`` (counted from 1)."""
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"cell {grade_id}" if grade_id else f"cell {index + 1}"
+
+
 def _note_timeout(cell, index, problems):
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error" and output.get("ename") in (
             "CellTimeoutError",
             "KeyboardInterrupt",
         ):
-            problems.append(f"cell {index} ran past the time limit and was interrupted")
+            problems.append(
+                f"{_cell_name(cell, index)} ran past the time limit and was interrupted"
+            )
             return
 
 

@@ -496,10 +496,11 @@ class ClassGrader:
             if problem:
                 problems.append(problem)
                 continue
-            problems.extend(tampering(path, self.release_dir / name))
             nb = nbformat.read(path, as_version=4)
             release = nbformat.read(self.release_dir / name, as_version=4)
-            problems.extend(f"{name}: {note}" for note in repair_metadata(nb, release))
+            repairs = repair_metadata(nb, release)
+            problems.extend(tampering(nb, release, name))
+            problems.extend(f"{name}: {note}" for note in repairs)
             restored = restore_deleted_cells(nb, release)
             problems.extend(f"{name}: cell restored: {grade_id}" for grade_id in restored
                             if not any(grade_id in p and "deleted" in p for p in problems))

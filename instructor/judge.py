@@ -160,11 +160,12 @@ class KernelLink:
                 self._give_up("a call ignored the interrupt sent after its time limit")
             events = dict(poller.poll(100))
             if client.stdin_channel.socket in events:
-                request = client.stdin_channel.get_msg(timeout=0)
-                client.input(_answer_callback(request, callbacks))
+                request = _receive(client.stdin_channel)
+                if request is not None:
+                    client.input(_answer_callback(request, callbacks))
             if client.iopub_channel.socket in events:
-                message = client.iopub_channel.get_msg(timeout=0)
-                if message["parent_header"].get("msg_id") != msg_id:
+                message = _receive(client.iopub_channel)
+                if message is None or message["parent_header"].get("msg_id") != msg_id:
                     continue
                 kind, content = message["header"]["msg_type"], message["content"]
                 if kind == "display_data" and wire.RESULT_MIMETYPE in content.get("data", {}):
@@ -174,8 +175,8 @@ class KernelLink:
                 elif kind == "error" and content.get("ename") == "KeyboardInterrupt":
                     result = {"ok": False, "error": "KeyboardInterrupt"}
             if client.shell_channel.socket in events:
-                reply = client.shell_channel.get_msg(timeout=0)
-                if reply["parent_header"].get("msg_id") == msg_id:
+                reply = _receive(client.shell_channel)
+                if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
                     replied = True
             if not events and not _alive(client):
                 self._give_up("the kernel died during a call")
@@ -190,6 +191,14 @@ class KernelLink:
         with contextlib.suppress(Exception):
             self.stop()
         raise KernelGone(why)
+
+
+def _receive(channel):
+    """The next message of a channel, or None for one that fails to parse or verify."""
+    try:
+        return channel.get_msg(timeout=0)
+    except Exception:  # a garbled or unsigned message: the kernel's side is not trusted
+        return None
 
 
 def _alive(client):

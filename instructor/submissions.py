@@ -37,6 +37,12 @@ def read_problem(path: Path) -> str | None:
     return None
 
 
+def _notebook(notebook_or_path):
+    if isinstance(notebook_or_path, nbformat.NotebookNode):
+        return notebook_or_path
+    return nbformat.read(notebook_or_path, as_version=4)
+
+
 def _grade_id(cell) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
@@ -55,7 +61,7 @@ def _grade_cells(nb) -> dict[str, dict]:
     return cells
 
 
-def tampering(submitted: Path, release: Path) -> list[str]:
+def tampering(submitted, release, name: str | None = None) -> list[str]:
     """List the graded cells of `submitted` that differ from the released notebook.
 
     nbgrader restores these from the gradebook (test cell source, points, and with
@@ -64,19 +70,21 @@ def tampering(submitted: Path, release: Path) -> list[str]:
 
     Parameters
     ----------
-    submitted : Path
-        The student's notebook (already known to be readable).
-    release : Path
+    submitted : Path or NotebookNode
+        The student's notebook (already known to be readable), after `repair_metadata`.
+    release : Path or NotebookNode
         The released notebook of the same name.
+    name : str, optional
+        The notebook's file name for the messages (default: the name of `submitted`).
 
     Returns
     -------
     list of str
         One message per restored cell, e.g. ``test cell restored: nb.ipynb test_x (edited)``.
     """
-    name = Path(submitted).name
-    theirs = _grade_cells(nbformat.read(submitted, as_version=4))
-    ours = _grade_cells(nbformat.read(release, as_version=4))
+    name = name or Path(submitted).name
+    theirs = _grade_cells(_notebook(submitted))
+    ours = _grade_cells(_notebook(release))
     messages = []
     for grade_id, cell in ours.items():
         if grade_id not in theirs:
@@ -178,13 +186,24 @@ def repair_metadata(nb, release) -> list[str]:
                 notes.append(f"cell type restored: {grade_id}")
                 continue
             if original is not None:
-                want, have = _meta(original), _meta(cell)
+                # Changed points are nbgrader's to restore (and tampering() names them).
+                want = {k: v for k, v in _meta(original).items() if k != "points"}
+                have = _meta(cell)
                 if {key: have.get(key) for key in want} != want:
-                    cell.metadata["nbgrader"] = copy.deepcopy(want)
+                    cell.metadata["nbgrader"] = {**have, **copy.deepcopy(want)}
                     notes.append(f"nbgrader metadata reset: {grade_id}")
         kept.append(cell)
     nb.cells = kept
-    return notes
+    return _grouped(notes)
+
+
+def _grouped(notes: list[str]) -> list[str]:
+    """``what: a``, ``what: b`` -> ``what: a, b`` (one status entry per kind of repair)."""
+    groups: dict[str, list[str]] = {}
+    for note in notes:
+        what, _, grade_id = note.partition(": ")
+        groups.setdefault(what, []).append(grade_id)
+    return [f"{what}: {', '.join(ids)}" for what, ids in groups.items()]
 
 
 def answer_errors(autograded: Path) -> list[str]:
