@@ -261,6 +261,8 @@ class ClassGrader:
         self.course_id = self.config.CourseDirectory.course_id
         self.api = open_api(self.config)
         self.state = _load_state(self.out)
+        # Students prepare() skipped because nothing changed since they were graded.
+        self.unchanged: set[str] = set()
 
     @property
     def release_dir(self) -> Path:
@@ -356,6 +358,7 @@ class ClassGrader:
             and known.get("graded")
             and _in_gradebook(self.db_url, self.course_id, self.assignment, student_id)
         ):
+            self.unchanged.add(student_id)
             return None
         problems, readable = self._copy_submission(source, student_id)
         notebooks = {}
@@ -607,7 +610,8 @@ def grade_class(
     for student_id in progress.student_ids:
         job = grader.prepare(submissions, student_id)
         if job is None:
-            progress.done(student_id, grader.state["students"][student_id]["problems"], None)
+            what = "unchanged" if student_id in grader.unchanged else "not graded"
+            progress.done(student_id, grader.state["students"][student_id]["problems"], what)
         else:
             jobs[student_id] = job
     try:
@@ -617,7 +621,7 @@ def grade_class(
                 for student_id, result, failure in run(pairs, grader.sources()):
                     grader.record(jobs[student_id], result, failure)
                     problems = grader.state["students"][student_id]["problems"]
-                    progress.done(student_id, problems, failure is None)
+                    progress.done(student_id, problems, "graded" if failure is None else None)
     except KeyboardInterrupt:
         # Every student recorded so far is complete; the rest are graded by the next run.
         grader.write_grades(grader.rows())
@@ -649,15 +653,17 @@ class Progress:
         self.finished = 0
         self.graded = 0
 
-    def done(self, student_id, problems, graded):
+    def done(self, student_id, problems, what):
+        """Report one student: ``what`` is "graded", "unchanged", "not graded" or None (failed)."""
         self.finished += 1
-        self.graded += bool(graded)
+        graded = what == "graded"
+        self.graded += graded
         elapsed = time.perf_counter() - self.start
         left = len(self.student_ids) - self.finished
         estimate = ""
         if graded and left:
             estimate = f", about {_duration(elapsed / self.graded * left)} left"
-        what = "graded" if graded else "not run"
+        what = what or "not graded"
         status = clean_status("; ".join(problems)) or "ok"
         self.echo(
             f"[{self.finished}/{len(self.student_ids)}{estimate}] {clean_status(student_id)}: "

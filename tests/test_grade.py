@@ -4,6 +4,7 @@ import hashlib
 import html
 import re
 import shutil
+import time
 from pathlib import Path
 
 import nbformat
@@ -139,33 +140,39 @@ def without_cells_using(graded, name: str, functions) -> float:
 
 
 def expected_scores(graded, student: str) -> dict[str, float]:
-    """Per-notebook automatic score each example student must get, from gradebook points."""
+    """Score per notebook stem that each example student must get, from gradebook points."""
     full = {name: maximum(graded, name) for name in NAMES}
     zero = dict.fromkeys(NAMES, 0.0)
-    if student in ("blank_release",):
-        return zero
-    if student == "first_notebook_only":
-        return {**zero, FIRST: full[FIRST]}
-    if student in ("syntax_error", "imports_deleted"):
-        return {**full, FIRST: 0.0}
-    if student == "kernel_dies":
-        return {**full, SECOND: 0.0}
-    if student == "missing_notebook":
-        return {**full, SECOND: 0.0}
-    if student == "invalid_json":
-        return {**full, LAST: 0.0}
-    if student == "wrong_types":
-        return {name: without_cells_using(graded, name, [WRONG_TYPE_FUNCTION]) for name in NAMES}
-    if student in ("hard_coded", "visible_only"):
-        return {name: without_cells_using(graded, name, PUBLISHED_RESULTS) for name in NAMES}
-    return full
+    if student in ("blank_release", "patched_checks", "shadow_package"):
+        scores = zero
+    elif student == "first_notebook_only":
+        scores = {**zero, FIRST: full[FIRST]}
+    elif student in ("syntax_error", "symlinked_source"):
+        scores = {**full, FIRST: 0.0}
+    elif student in ("kernel_dies", "missing_notebook"):
+        scores = {**full, SECOND: 0.0}
+    elif student == "invalid_json":
+        scores = {**full, LAST: 0.0}
+    elif student == "wrong_types":
+        scores = {name: without_cells_using(graded, name, [WRONG_TYPE_FUNCTION]) for name in NAMES}
+    elif student in ("hard_coded", "visible_only"):
+        scores = {name: without_cells_using(graded, name, PUBLISHED_RESULTS) for name in NAMES}
+    else:
+        scores = full
+    return {Path(name).stem: score for name, score in scores.items()}
 
 
 def expected_status(graded, student: str) -> str:
     first_test = next(iter(graded["tests"][FIRST]))  # notebook order
+    first_answer = graded["answers"][FIRST][0]
     return {
-        "infinite_loop": f"cell timed out in {FIRST}",
-        "kernel_dies": f"kernel died in {SECOND}",
+        "infinite_loop": (
+            f"{FIRST}: cell {first_answer} ran past the time limit and was interrupted"
+        ),
+        "kernel_dies": (
+            f"{SECOND}: the kernel died while running cell {graded['answers'][SECOND][0]}; "
+            f"{SECOND}: the kernel exited by itself (status 1)"
+        ),
         "invalid_json": f"{LAST} is not valid JSON",
         "missing_notebook": f"missing notebook {SECOND}",
         "test_cell_edited": f"test cell restored: {FIRST} {first_test} (edited)",
@@ -178,49 +185,86 @@ def expected_status(graded, student: str) -> str:
             f"points restored: {FIRST} {first_test} "
             f"(100 -> {graded['points'][FIRST][first_test]:g})"
         ),
+        "imports_deleted": f"{FIRST}: cell restored: imports",
+        "huge_output": f"{FIRST}: output over the size limit was cut",
+        "shadow_package": "other files ignored: course_utils/__init__.py, ipykernel_launcher.py",
+        "symlinked_source": f"{FIRST} is a symbolic link: not followed, graded as missing",
+        "duplicated_cell": f"{FIRST}: duplicated cell ignored: {first_answer}",
+        # The exception's name carries a newline and a forged CSV row: it must stay one field.
+        "forged_csv_row": (
+            f"errors in answer cells of {FIRST}: {first_answer} (Forged mallory,22,22,22,22,ok)"
+        ),
     }.get(student, "ok")
+
+
+STUDENTS = [
+    "full_solution",
+    "first_notebook_only",
+    "blank_release",
+    "wrong_types",
+    "hard_coded",
+    "visible_only",
+    "imports_deleted",
+    "infinite_loop",
+    "syntax_error",
+    "test_cell_edited",
+    "test_cell_deleted",
+    "points_raised",
+    "kernel_dies",
+    "invalid_json",
+    "missing_notebook",
+    "huge_output",
+    # Attacks
+    "patched_checks",
+    "shadow_package",
+    "touches_the_class",
+    "leak_attempt",
+    "kills_the_grader",
+    "lingering_daemon",
+    "forged_csv_row",
+    "symlinked_source",
+    # Honest quirks
+    "stderr_debug_print",
+    "duplicated_cell",
+]
 
 
 def test_every_example_student_gets_a_row(graded):
     assert sorted(graded["rows"]) == sorted(graded["students"])
-    assert len(graded["students"]) >= 14
+    assert set(STUDENTS) | {"resource_hog", "stripped_metadata"} == set(graded["students"])
 
 
-@pytest.mark.parametrize(
-    "student",
-    [
-        "full_solution",
-        "first_notebook_only",
-        "blank_release",
-        "wrong_types",
-        "hard_coded",
-        "visible_only",
-        "imports_deleted",
-        "infinite_loop",
-        "syntax_error",
-        "test_cell_edited",
-        "test_cell_deleted",
-        "points_raised",
-        "kernel_dies",
-        "invalid_json",
-        "missing_notebook",
-        "huge_output",
-    ],
-)
+@pytest.mark.parametrize("student", STUDENTS)
 def test_each_student_gets_the_expected_scores_and_status(graded, student):
     row = graded["rows"][student]
     assert row.scores == expected_scores(graded, student), row.status
     assert row.status == expected_status(graded, student)
-    assert row.auto_score == sum(row.scores.values())
-    assert row.auto_max == sum(maximum(graded, name) for name in NAMES)
+    assert row.auto_score == row.total == sum(row.scores.values())
+    assert row.max_score == graded["rows"]["full_solution"].max_score
+
+
+def test_stripped_metadata_is_restored_and_costs_nothing(graded):
+    row = graded["rows"]["stripped_metadata"]
+    assert row.scores == expected_scores(graded, "full_solution")
+    assert row.status.startswith(f"{FIRST}: nbgrader metadata restored: ")
+    assert "deleted" not in row.status
+
+
+def test_a_resource_hog_is_contained_and_graded(graded):
+    """A 64 GB allocation and a fork bomb: the caps hold, the rest of the class is graded."""
+    row = graded["rows"]["resource_hog"]
+    assert (
+        row.scores[Path(SECOND).stem] == expected_scores(graded, "full_solution")[Path(SECOND).stem]
+    )
+    assert row.status.startswith(FIRST), row.status
 
 
 def test_honest_scores(graded):
     """Correct work earns everything; constants and wrong types lose the cells that check them."""
     full = graded["rows"]["full_solution"]
-    assert full.auto_score == full.auto_max > 0
+    assert full.auto_score == sum(maximum(graded, name) for name in NAMES) > 0
     for student in ("hard_coded", "visible_only", "wrong_types", "blank_release"):
-        assert graded["rows"][student].auto_score < full.auto_max, student
+        assert graded["rows"][student].auto_score < full.auto_score, student
     assert graded["rows"]["blank_release"].auto_score == 0
 
 
@@ -231,9 +275,11 @@ def test_visible_only_passes_every_visible_check_and_fails_hidden_tests(graded):
     for name in NAMES:
         for cell in nbformat.read(folder / name, as_version=4).cells:
             source = cell.source
-            if cell.cell_type != "code" or not any(
-                re.search(rf"\b{function}\(", source) for function in PUBLISHED_RESULTS
-            ) or "hidden.finish()" not in source:
+            if (
+                cell.cell_type != "code"
+                or not any(re.search(rf"\b{function}\(", source) for function in PUBLISHED_RESULTS)
+                or "hidden.finish()" not in source
+            ):
                 continue
             stdout = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
             errors = [o for o in cell.outputs if o.output_type == "error"]
@@ -259,20 +305,50 @@ def test_manual_grading_is_pending_only_for_written_answers(graded):
 
 def test_feedback_exists_for_every_graded_notebook(graded):
     feedback = graded["out"] / "feedback"
-    broken = {"kernel_dies": SECOND, "missing_notebook": SECOND, "invalid_json": LAST}
+    broken = {"missing_notebook": SECOND, "invalid_json": LAST, "symlinked_source": FIRST}
     for student in graded["students"]:
         folder = feedback / student / ASSIGNMENT
         expected = {Path(n).stem + ".html" for n in NAMES if broken.get(student) != n}
         assert {p.name for p in folder.glob("*.html")} == expected, student
 
 
-def test_tracebacks_that_quote_test_cells_reach_feedback_scrubbed(graded):
-    """imports_deleted's test cells fail with NameError tracebacks quoting the whole cell."""
-    text = (graded["out"] / "feedback" / "imports_deleted" / ASSIGNMENT / FIRST).with_suffix(
-        ".html"
-    ).read_text(encoding="utf-8")
-    assert "NameError" in text
-    assert "(hidden test line)" in text
+def test_test_cells_show_only_the_judges_report(graded):
+    """Whatever the kernel printed, a test cell's outputs are the grader's: stdout, then at
+    most one failure; no stderr (which would zero the cell) and no kernel traceback."""
+    for folder in (graded["out"] / "autograded").iterdir():
+        for path in (folder / ASSIGNMENT).glob("*.ipynb"):
+            for cell in nbformat.read(path, as_version=4).cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if not (meta.get("grade") and cell.cell_type == "code"):
+                    continue
+                kinds = [(o.output_type, o.get("name") or o.get("ename")) for o in cell.outputs]
+                assert kinds in (
+                    [("stream", "stdout")],
+                    [("stream", "stdout"), ("error", "CheckFailed")],
+                ), (folder.name, meta["grade_id"], kinds)
+
+
+def test_a_debug_print_to_stderr_reaches_no_feedback_and_costs_nothing(graded):
+    text = (
+        (graded["out"] / "feedback" / "stderr_debug_print" / ASSIGNMENT / FIRST)
+        .with_suffix(".html")
+        .read_text(encoding="utf-8")
+    )
+    assert "debug: checking" not in text
+    assert graded["rows"]["stderr_debug_print"].total == graded["rows"]["full_solution"].total
+
+
+def test_no_attack_reached_outside_its_sandbox(graded):
+    """The attackers' writes, daemons and kills changed nothing the grader owns."""
+    root = graded["out"].parent
+    assert not list(root.rglob("planted.txt"))
+    # The lingering daemon would append to grades.csv three seconds after its kernel ended.
+    time.sleep(4)
+    assert (graded["out"] / GRADES_FILE).read_bytes() == graded["csv"]
+    text = graded["csv"].decode()
+    assert "forged" not in text and "spoiled" not in text
+    assert text.count("\n") == len(graded["students"]) + 1
+    assert b"spoiled" not in (graded["out"] / "gradebook.db").read_bytes()
 
 
 def test_feedback_never_shows_hidden_tests(graded):
