@@ -60,6 +60,10 @@ def test_02_03_the_classic_numbers_and_the_blocks():
     # b3's gradient is small next to the per-entry noise that W1's shares.
     norms = numbers["block gradient norm"]
     assert norms["b3"] < 0.25 * norms["W1"]
+    # ... with about the same noise per entry, near 1e-7, as the other blocks that move the
+    # third example's output (W1, b1).
+    noise = numbers["block error rms per entry at 1e-07"]
+    assert all(5e-8 < noise[b] < 3e-7 for b in ("W1", "b1", "b3"))
 
 
 def test_03_softplus_about_99_percent_from_log_1_minus_a3():
@@ -89,6 +93,7 @@ def test_03_bands_fail_both_ways_on_random_draws():
     """03 bands: on 1000 draws correct code reads above 1e-3 on 12 (max 0.43), each with a
     confidently wrong example; softplus at most ~2e-8; dW2 doubled as low as 2e-5."""
     numbers = lesson_numbers.random_draws(1000)
+    assert [v for k, v in numbers.items() if k.startswith("draws where the cost")] == [1]
     assert numbers["correct above 1e-3"] == 12
     assert round(numbers["correct max"], 2) == 0.43
     confident = [value for key, value in numbers.items() if key.startswith("of those")]
