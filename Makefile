@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 lint: setup
-	ruff check course_utils tests benchmarks instructor nbgrader_config.py notebooks
+	ruff check course_utils tests benchmarks instructor student nbgrader_config.py notebooks
 
 test: setup lint
 	python -m pytest
@@ -56,7 +56,7 @@ demo: setup
 
 # ARGS=--no-browser on a machine without a screen.
 lab: setup
-	python -m instructor.lab $(ARGS)
+	python -m student.lab $(ARGS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache gradebook.db

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from instructor.lab import copy_missing_notebooks, lab_command, release_notebooks
+from student.lab import copy_missing_notebooks, lab_command, release_notebooks
 
 NOTEBOOKS = ("01_first.ipynb", "02_second.ipynb")
 

@@ -16,7 +16,7 @@ import pytest
 from labdriver import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, LabServer, start_lab, stop_lab
 
 from instructor.course import write_course_config
-from instructor.lab import copy_missing_notebooks
+from student.lab import copy_missing_notebooks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "build" / "screenshots"

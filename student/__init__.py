@@ -1,0 +1,1 @@
+"""What students run: `make lab` opens JupyterLab on their own copy of the release."""
