@@ -102,7 +102,7 @@ def gradient_check_n_test(gradient_check_n):
             "centered differences with the given epsilon (cubic cost, epsilon=0.1)",
             difference,
             expected,
-            rtol=1e-6,
+            rtol=EXACT_RTOL,
             hint="use the epsilon argument: (J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)",
         )
 
