@@ -1,14 +1,25 @@
-"""Seconds per submission of `make grade`, against the floor of running the notebooks alone.
+"""Seconds per submission of `make grade`, serial, parallel and on a Dask cluster, in one run.
 
-Run as ``python benchmarks/autograde.py [--students 20]``. A class of full solutions is
-graded with instructor.grade (nbgrader autograde + feedback + gradebook); the floor runs
-the instructor's source notebooks (solutions and hidden tests: what autograde executes
-for a full solution) with nbclient, one fresh kernel per notebook, as many times.
+Run as ``python -m benchmarks.autograde [--students 40]``. The class cycles through the
+example class (honest and odd submissions, from the notebooks) up to the size asked. Each
+mode grades it into a fresh output folder, after the assignment has been generated once:
+
+- serial: ``WORKERS=1``, one student after another in this process;
+- parallel: ``WORKERS=2``, a local Dask cluster of two worker processes;
+- cluster: a ``dask scheduler`` and two ``dask worker`` processes on loopback (``SCHEDULER=``).
+
+The floor is nbclient alone executing the same submitted notebooks, one fresh plain kernel
+per notebook, one after another: no sandbox, no judge, no nbgrader. Every figure is printed
+as seconds per submission and as a ratio to the floor, measured in this one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -17,79 +28,134 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from instructor.course import SOURCE_ROOT, find_assignment, notebook_names
-from instructor.example_class import solve
+from instructor.course import REPO_ROOT, SOURCE_ROOT, find_assignment
+from instructor.example_class import build_example_class
 from instructor.grade import ClassGrader, grade_class
 
 CELL_TIMEOUT = 15  # seconds, as c.Execute.timeout in nbgrader_config.py
+# Students left out: their cost is a deliberate 15 s time-out, not grading.
+SLOW_ON_PURPOSE = {"infinite_loop"}
 
 
-def full_solutions(release_dir: Path, source_dir: Path, dest: Path, students: int) -> None:
-    """Write `students` copies of the full solution as ``dest/<id>/<assignment>/*.ipynb``."""
-    names = notebook_names(release_dir)
-    solved = {
-        name: solve(
-            nbformat.read(release_dir / name, as_version=4),
-            nbformat.read(source_dir / name, as_version=4),
-        )
-        for name in names
-    }
-    for number in range(students):
-        folder = dest / f"student_{number:02d}" / release_dir.name
-        folder.mkdir(parents=True)
-        for name, nb in solved.items():
-            nbformat.write(nb, folder / name)
+def make_class(release_dir: Path, source_dir: Path, dest: Path, students: int) -> list[str]:
+    """Write ``students`` submissions, cycling through the example class."""
+    examples = dest.parent / "examples"
+    names = [
+        name
+        for name in build_example_class(release_dir, source_dir, examples)
+        if name not in SLOW_ON_PURPOSE
+    ]
+    chosen = list(itertools.islice(itertools.cycle(names), students))
+    for number, name in enumerate(chosen):
+        shutil.copytree(examples / name, dest / f"{name}_{number:03d}", symlinks=True)
+    return chosen
 
 
-def nbclient_floor(source_dir: Path, work: Path, students: int) -> float:
-    """Seconds to execute every source notebook `students` times with nbclient alone."""
-    notebooks = [nbformat.read(path, as_version=4) for path in sorted(source_dir.glob("*.ipynb"))]
+def nbclient_floor(submissions: Path, work: Path) -> float:
+    """Seconds to execute every readable submitted notebook with nbclient alone."""
     work.mkdir(parents=True, exist_ok=True)
+    paths = sorted(p for p in submissions.rglob("*.ipynb") if not p.is_symlink())
     start = time.perf_counter()
-    for _ in range(students):
-        for nb in notebooks:
-            client = NotebookClient(
-                nbformat.from_dict(nb),
-                timeout=CELL_TIMEOUT,
-                kernel_name="python3",
-                allow_errors=True,
-                resources={"metadata": {"path": str(work)}},
-            )
+    for path in paths:
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # not JSON: grading skips it too
+            continue
+        client = NotebookClient(
+            nb,
+            timeout=CELL_TIMEOUT,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(work)}},
+        )
+        try:
             client.execute()
+        except Exception:  # a dying kernel: grading pays for it too
+            pass
+    return time.perf_counter() - start
+
+
+def start_cluster(workers: int):
+    """A scheduler and ``workers`` single-threaded worker processes on loopback."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    address = f"tcp://127.0.0.1:{port}"
+    processes = [
+        subprocess.Popen(
+            [bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+             "--dashboard-address", "127.0.0.1:0", "--no-show"],
+            **quiet,
+        )
+    ]
+    for _ in range(workers):
+        processes.append(
+            subprocess.Popen(
+                [bin_dir / "dask", "worker", address, "--nworkers", "1", "--nthreads", "1",
+                 "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"],
+                cwd=REPO_ROOT,
+                **quiet,
+            )
+        )
+    from distributed import Client
+
+    with Client(address, timeout="60s") as client:
+        client.wait_for_workers(workers, timeout=120)
+    return address, processes
+
+
+def timed_grading(submissions, out, source, **options) -> float:
+    start = time.perf_counter()
+    grade_class(submissions, out, source_root=source, echo=lambda line: None, **options)
     return time.perf_counter() - start
 
 
 def main(argv=None) -> int:
-    """Run the benchmark and print seconds per submission and the ratio."""
+    """Run the benchmark and print seconds per submission and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--students", type=int, default=20, help="class size (default 20)")
+    parser.add_argument("--students", type=int, default=40, help="class size (default 40)")
     args = parser.parse_args(argv)
     assignment = find_assignment(SOURCE_ROOT)
     with tempfile.TemporaryDirectory(prefix="autograde-bench-") as tmp:
         root = Path(tmp)
-        out, submissions = root / "out", root / "submissions"
+        source = root / "source"
+        shutil.copytree(SOURCE_ROOT / assignment, source / assignment)
         setup_start = time.perf_counter()
-        ClassGrader(out, assignment=assignment, echo=lambda line: None).setup()
+        ClassGrader(root / "release-once", source_root=source, assignment=assignment,
+                    echo=lambda line: None).setup()
         setup = time.perf_counter() - setup_start
-        full_solutions(
-            out / "release" / assignment, SOURCE_ROOT / assignment, submissions, args.students
-        )
+        submissions = root / "class" / "submissions"
+        chosen = make_class(root / "release-once" / "release" / assignment, source / assignment,
+                            submissions, args.students)
 
-        start = time.perf_counter()
-        rows = grade_class(submissions, out, assignment=assignment, echo=lambda line: None)
-        grading = time.perf_counter() - start
-        if any(row.total != row.max_score or row.status != "ok" for row in rows):
-            print("warning: some full solutions did not get full marks", file=sys.stderr)
+        seconds = {"floor": nbclient_floor(submissions, root / "floor")}
+        seconds["serial"] = timed_grading(submissions, root / "serial", source, workers=1)
+        seconds["parallel"] = timed_grading(submissions, root / "parallel", source, workers=2)
+        address, processes = start_cluster(2)
+        try:
+            seconds["cluster"] = timed_grading(
+                submissions, root / "cluster", source, scheduler=address
+            )
+        finally:
+            for process in processes:
+                process.kill()
+                process.wait()
 
-        floor = nbclient_floor(SOURCE_ROOT / assignment, root / "floor", args.students)
-
-    notebooks = len(notebook_names(SOURCE_ROOT / assignment))
-    per_grade, per_floor = grading / args.students, floor / args.students
-    print(f"class of {args.students} full solutions, {notebooks} notebooks each")
-    print(f"generate_assignment (once): {setup:6.1f} s")
-    print(f"make grade:                 {per_grade:6.2f} s per submission ({grading:.0f} s)")
-    print(f"nbclient alone (floor):     {per_floor:6.2f} s per submission ({floor:.0f} s)")
-    print(f"ratio grade / floor:        {per_grade / per_floor:6.2f}")
+    n = args.students
+    print(f"class of {n} submissions ({len(set(chosen))} kinds of example student), "
+          f"{os.cpu_count()} cores")
+    print(f"generate_assignment (once):     {setup:6.1f} s")
+    for mode in ("floor", "serial", "parallel", "cluster"):
+        per = seconds[mode] / n
+        print(f"{mode:9} {per:6.2f} s per submission ({seconds[mode]:5.0f} s), "
+              f"{per / (seconds['floor'] / n):5.2f} x floor")
+    print(f"parallel speed-up over serial:  {seconds['serial'] / seconds['parallel']:5.2f} x")
+    print(f"cluster / parallel:             {seconds['cluster'] / seconds['parallel']:5.2f}")
     return 0
 
 

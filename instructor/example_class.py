@@ -445,7 +445,9 @@ def example_class(solved: Notebooks, blank: Notebooks, source_dir=None) -> dict[
 
     nbs = students_copy()
     answer = first_answer(nbs, first)
-    nbs[first].cells.insert(nbs[first].cells.index(answer) + 1, copy.deepcopy(answer))
+    pasted = copy.deepcopy(answer)  # JupyterLab's copy-paste: new cell id, same metadata
+    pasted["id"] = f"{answer.get('id', 'cell')}-copy"[:64]
+    nbs[first].cells.insert(nbs[first].cells.index(answer) + 1, pasted)
     students["duplicated_cell"] = nbs
 
     nbs = students_copy()

@@ -85,7 +85,8 @@ class _Client(NotebookClient):
 
     async def run_and_judge(self, cwd):
         self.reset_execution_trackers()
-        async with self.async_setup_kernel(cwd=cwd):
+        # The kernel is shut down on the way out even though the manager was passed in.
+        async with self.async_setup_kernel(cwd=cwd, cleanup_kc=True):
             info = await self.async_wait_for_reply(await _maybe(self.kc.kernel_info()))
             if info is not None and "language_info" in info["content"]:
                 self.nb.metadata["language_info"] = info["content"]["language_info"]

@@ -1,0 +1,218 @@
+"""Grading a class in parallel: on local Dask workers, on a cluster, interrupted, into PostgreSQL.
+
+Every run grades the same small class (a few example students, sandboxed) and must give
+exactly what a serial run gives: scores, statuses and feedback.
+"""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from instructor.course import REPO_ROOT, SOURCE_ROOT, find_assignment
+from instructor.example_class import build_example_class
+from instructor.grade import ClassGrader, grade_class
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENT = find_assignment(SOURCE_ROOT)
+# A full solution, nothing, the hidden tests' catch, a dying kernel, a repaired notebook.
+CLASS = ["blank_release", "duplicated_cell", "full_solution", "kernel_dies", "visible_only"]
+
+
+def outcome(rows, out: Path) -> dict:
+    """What a run decides: each student's scores and status, and their feedback files."""
+    feedback = {
+        str(path.relative_to(out / "feedback")): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted((out / "feedback").rglob("*.html"))
+    }
+    return {"rows": {r.student_id: (r.scores, r.status) for r in rows}, "feedback": feedback}
+
+
+@pytest.fixture(scope="module")
+def small_class(tmp_path_factory):
+    """The class, and the outcome of grading it serially (one student after another)."""
+    root = tmp_path_factory.mktemp("workers")
+    source = root / "source"
+    import shutil
+
+    shutil.copytree(SOURCE_ROOT / ASSIGNMENT, source / ASSIGNMENT)
+    out = root / "serial"
+    ClassGrader(out, source_root=source, assignment=ASSIGNMENT, echo=print).setup()
+    everyone = root / "everyone"
+    build_example_class(out / "release" / ASSIGNMENT, source / ASSIGNMENT, everyone)
+    submissions = root / "submissions"
+    for student in CLASS:
+        shutil.copytree(everyone / student, submissions / student)
+    rows = grade_class(submissions, out, source_root=source, workers=1, echo=print)
+    return {"root": root, "source": source, "submissions": submissions,
+            "serial": outcome(rows, out)}
+
+
+def grade_into(small_class, name, **options):
+    out = small_class["root"] / name
+    lines = []
+    rows = grade_class(small_class["submissions"], out, source_root=small_class["source"],
+                       echo=lines.append, **options)
+    return outcome(rows, out), lines
+
+
+def test_the_serial_run_grades_the_class_as_expected(small_class):
+    rows = small_class["serial"]["rows"]
+    assert sorted(rows) == CLASS
+    full = sum(rows["full_solution"][0].values())
+    assert full > 0 and sum(rows["blank_release"][0].values()) == 0
+    assert 0 < sum(rows["visible_only"][0].values()) < full
+
+
+def test_a_parallel_run_equals_the_serial_run(small_class):
+    parallel, lines = grade_into(small_class, "parallel", workers=2)
+    assert parallel == small_class["serial"]
+    assert len(lines) == len(CLASS) and all("graded" in line for line in lines)
+    # The progress line counts, and estimates the time left until the last student.
+    assert lines[0].startswith(f"[1/{len(CLASS)}, about ") and " left] " in lines[0]
+
+
+@pytest.fixture
+def cluster():
+    """A Dask scheduler and two worker processes on loopback, stopped by process id."""
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    processes = [subprocess.Popen(
+        [bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+         "--dashboard-address", "127.0.0.1:0", "--no-show"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )]
+    workers = []
+    for _ in range(2):
+        worker = subprocess.Popen(
+            [bin_dir / "dask", "worker", address, "--nworkers", "1", "--nthreads", "1",
+             "--host", "127.0.0.1", "--no-nanny", "--dashboard-address", "127.0.0.1:0"],
+            env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        workers.append(worker)
+    processes += workers
+    try:
+        _wait_for_workers(address, 2)
+        yield address, workers
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_workers(address, count, seconds=60):
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        client.wait_for_workers(count, timeout=seconds)
+
+
+def test_a_cluster_run_equals_the_local_run_even_when_a_worker_dies(small_class, cluster):
+    address, workers = cluster
+    killed = threading.Event()
+
+    def kill_one_worker_mid_run():
+        # Once the run is under way (the first student came back), a worker dies.
+        while not lines_seen:
+            time.sleep(0.1)
+        workers[0].kill()
+        killed.set()
+
+    lines_seen = []
+    out = small_class["root"] / "cluster"
+    killer = threading.Thread(target=kill_one_worker_mid_run, daemon=True)
+    killer.start()
+    rows = grade_class(small_class["submissions"], out, source_root=small_class["source"],
+                       scheduler=address, echo=lines_seen.append)
+    assert killed.is_set()
+    assert outcome(rows, out) == small_class["serial"]
+    graded = [line.split("] ")[1].split(":")[0] for line in lines_seen]
+    assert sorted(graded) == CLASS  # each student exactly once
+
+
+def test_an_interrupted_run_is_finished_by_the_next(small_class):
+    out = small_class["root"] / "interrupted"
+    command = [sys.executable, "-m", "instructor.grade", "--submissions",
+               str(small_class["submissions"]), "--out", str(out), "--workers", "1",
+               "--source", str(small_class["source"])]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    first = []
+    for line in process.stdout:
+        if "graded" in line and line.startswith("["):
+            first.append(line)
+            process.send_signal(signal.SIGINT)  # Ctrl-C after the first student
+            break
+    rest = process.communicate(timeout=300)[0]
+    assert process.returncode == 130, rest
+    assert "interrupted: 1 graded" in rest, rest
+    assert (out / "grades.csv").is_file()
+    rows = grade_class(small_class["submissions"], out, source_root=small_class["source"],
+                       workers=1, echo=first.append)
+    assert outcome(rows, out) == small_class["serial"]
+    graded_again = [line for line in first[1:] if ": graded" in line]
+    assert len(graded_again) == len(CLASS) - 1
+
+
+def test_a_postgresql_gradebook_gives_the_same_grades(small_class, postgresql_url):
+    result, _ = grade_into(small_class, "postgres", workers=1, db_url=postgresql_url)
+    assert result == small_class["serial"]
+    assert not (small_class["root"] / "postgres" / "gradebook.db").exists()
+
+
+def test_a_student_who_crashed_the_grader_is_reported_once_not_retried(small_class):
+    """A grader killed while recording a student leaves it marked; the next run says so."""
+    import json
+
+    out = small_class["root"] / "serial"
+    state_path = out / "grading_state.json"
+    state = json.loads(state_path.read_text())
+    state["students"]["full_solution"]["in_progress"] = True
+    state_path.write_text(json.dumps(state))
+    lines = []
+    rows = {r.student_id: r for r in grade_class(
+        small_class["submissions"], out, source_root=small_class["source"], workers=1,
+        echo=lines.append)}
+    assert "not retried" in rows["full_solution"].status
+    assert sum(rows["full_solution"].scores.values()) == 0
+    assert [line for line in lines if ": graded" in line] == []
+
+
+def test_a_tampered_course_folder_is_regenerated_before_grading(small_class):
+    """A release file deleted, a gradebook test source rewritten: the next run rebuilds both
+    from the source notebooks and grades everyone again, with the same results."""
+    from nbgrader.api import Gradebook
+
+    out = small_class["root"] / "parallel"
+    if not out.is_dir():  # run alone: grade once first
+        grade_into(small_class, "parallel", workers=2)
+    release = out / "release" / ASSIGNMENT
+    victim = sorted(release.glob("*.ipynb"))[0]
+    victim.unlink()
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "gradient-checking") as gb:
+        cell = gb.find_assignment(ASSIGNMENT).notebooks[0].source_cells[0]
+        cell.source = "pass  # rewritten"
+        cell.checksum = "0" * 64
+        gb.db.commit()
+    result, lines = grade_into(small_class, "parallel", workers=2)
+    assert victim.is_file()
+    assert result == small_class["serial"]
+    assert all(": graded" in line for line in lines)
