@@ -158,7 +158,9 @@ def _note_timeout(cell, index, problems):
             return
 
 
-def execute_and_judge(nb, source_nb, *, sandboxed=True, limits=None, timeout=None) -> Run:
+def execute_and_judge(
+    nb, source_nb, *, sandboxed=True, limits=None, timeout=None, hide=()
+) -> Run:
     """Run ``nb`` (a student's notebook, sanitized) and judge it against ``source_nb``.
 
     Parameters
@@ -173,6 +175,9 @@ def execute_and_judge(nb, source_nb, *, sandboxed=True, limits=None, timeout=Non
         Resource caps; the sandbox's defaults when omitted.
     timeout : float, optional
         Seconds a cell, or one call made by a test, may take.
+    hide : iterable of path-like
+        Folders the kernel must not see, besides what the sandbox always hides: the grading
+        output, the submissions, the source notebooks.
 
     Returns
     -------
@@ -196,7 +201,7 @@ def execute_and_judge(nb, source_nb, *, sandboxed=True, limits=None, timeout=Non
             cell.outputs = []
     scratch = Path(tempfile.mkdtemp(prefix="gradcheck-kernel-"))
     try:
-        km = sandbox.kernel_manager(scratch, limits) if sandboxed else None
+        km = sandbox.kernel_manager(scratch, limits, hide=hide) if sandboxed else None
         client = _Client(
             nb,
             source_nb,

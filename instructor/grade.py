@@ -263,6 +263,9 @@ class ClassGrader:
         self.state = _load_state(self.out)
         # Students prepare() skipped because nothing changed since they were graded.
         self.unchanged: set[str] = set()
+        # Folders hidden from kernels besides OUT and the sources (grade_class adds the
+        # submissions folder).
+        self.also_hidden: list[str] = []
 
     @property
     def release_dir(self) -> Path:
@@ -378,7 +381,12 @@ class ClassGrader:
             "notebooks": job.notebooks,
             "sandboxed": self.sandbox,
             "timeout": float(self.config.Execute.get("timeout", 15)),
+            "hide": self.hidden_folders(),
         }
+
+    def hidden_folders(self) -> list[str]:
+        """What no kernel may see: the course folder, the sources, every submission."""
+        return [str(self.out), str(self.source_root.resolve()), *self.also_hidden]
 
     def sources(self) -> dict:
         """The instructor's source notebooks as plain data, for workers."""
@@ -605,6 +613,8 @@ def grade_class(
     if not sandbox:
         echo(f"WARNING: {NO_SANDBOX_WARNING}")
     grader.setup()
+    grader.also_hidden.append(str(submissions))
+    grader.config.TrustedExecute.hide = grader.hidden_folders()
     progress = Progress(_student_ids(submissions), echo)
     jobs = {}
     for student_id in progress.student_ids:

@@ -30,7 +30,7 @@ from nbgrader.preprocessors import (
     OverwriteCells,
     OverwriteKernelspec,
 )
-from traitlets import Bool
+from traitlets import Bool, List, Unicode
 
 from instructor import execution
 
@@ -89,6 +89,9 @@ class TrustedExecute(Execute):
     sandbox = Bool(
         True, help="Run student kernels in the bubblewrap sandbox (False only for a trusted class)."
     ).tag(config=True)
+    hide = List(
+        Unicode(), help="Folders the kernel must not see (the course folder is always hidden)."
+    ).tag(config=True)
 
     def preprocess(self, nb, resources):
         """Execute ``nb`` and replace its test cells' outputs with the judge's reports."""
@@ -96,8 +99,13 @@ class TrustedExecute(Execute):
         done = PRECOMPUTED.pop(precomputed_key(info["student"], info["notebook"], nb), None)
         if done is None:
             source_nb = self._source_notebook(info["assignment"], info["notebook"])
+            coursedir = CourseDirectory(config=self.config)
             done = execution.execute_and_judge(
-                nb, source_nb, sandboxed=self.sandbox, timeout=self.timeout
+                nb,
+                source_nb,
+                sandboxed=self.sandbox,
+                timeout=self.timeout,
+                hide=[coursedir.root, *self.hide],
             ).as_data()
         folder = resources.get("metadata", {}).get("path")
         if folder:

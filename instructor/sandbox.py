@@ -142,7 +142,9 @@ def _python_paths() -> list[Path]:
     paths += [path.resolve() for path in paths]
     # The venv's python may be a symlink chain into another folder (pyenv, /opt/...).
     link = Path(sys.executable)
-    while link.is_symlink():
+    for _ in range(40):  # as many hops as the kernel of Linux follows
+        if not link.is_symlink():
+            break
         link = link.parent / os.readlink(link)
         paths.append(link.parent.parent)
     for name in TRUSTED_PACKAGES:
@@ -225,8 +227,8 @@ def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=(), files=None)
     hidden = [h for h in hidden if not any(h != o and _inside(h, o) for o in hidden)]
 
     def needed(path):
-        """Read-only folders only need a bind when something hides them."""
-        return any(_inside(path, h) for h in hidden) or (
+        """Read-only folders only need a bind when something hides them (/tmp does)."""
+        return any(_inside(path, h) for h in [*hidden, Path("/tmp")]) or (
             as_root and any(_opaque_to_others(p) for p in path.parents)
         )
 

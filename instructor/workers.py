@@ -32,7 +32,8 @@ def run_job(job: dict, sources: dict) -> dict:
     Parameters
     ----------
     job : dict
-        ``{"notebooks": {name: notebook dict}, "sandboxed": bool, "timeout": float}``.
+        ``{"notebooks": {name: notebook dict}, "sandboxed": bool, "timeout": float,
+        "hide": [folder, ...]}``.
     sources : dict
         ``{name: notebook dict}``: the instructor's source notebooks.
 
@@ -54,6 +55,7 @@ def run_job(job: dict, sources: dict) -> dict:
             notebook_from_data(sources[name]),
             sandboxed=job["sandboxed"],
             timeout=job["timeout"],
+            hide=job.get("hide", ()),
         )
         results[name] = run.as_data()
     return results
