@@ -90,32 +90,35 @@ def _descendants(pid):
     return found
 
 
-def _pid_namespace(pid):
-    return os.readlink(f"/proc/{pid}/ns/pid")
+def _start_time(pid):
+    """A running process's start time, or None once it has ended (or is a zombie)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
 
 
-async def _sandbox_namespace(km):
-    """The PID namespace of a starting sandbox: that of bwrap's first child."""
-    for _ in range(100):
-        children = _descendants(km.provisioner.pid)
-        if children:
-            return _pid_namespace(children[0])
-        await asyncio.sleep(0.05)
-    raise AssertionError("bubblewrap started no process")
+def _members(pid):
+    """The running processes of the PID namespace of ``pid``, as (pid, start time) pairs.
 
-
-def _processes_in(namespace):
-    """Host pids of every process still running in a PID namespace (zombies have ended)."""
-    alive = []
+    Namespace ids are reused as soon as a namespace ends, so what outlives a sandbox is
+    looked for by these pairs, never by namespace id afterwards.
+    """
+    namespace = os.readlink(f"/proc/{pid}/ns/pid")
+    members = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                running = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-                if running and os.readlink(entry / "ns" / "pid") == namespace:
-                    alive.append(int(entry.name))
+                if os.readlink(entry / "ns" / "pid") == namespace:
+                    members.add((int(entry.name), _start_time(entry.name)))
             except OSError:  # gone meanwhile
                 pass
-    return alive
+    return {(member, started) for member, started in members if started is not None}
+
+
+def _still_running(members):
+    return [pid for pid, started in members if _start_time(pid) == started]
 
 
 def _attempts(action, paths):
@@ -291,15 +294,15 @@ if os.fork() == 0:
 def test_a_detached_child_dies_with_the_kernel(tmp_path):
     started = Kernel(tmp_path)
     try:
-        namespace = _pid_namespace(started.host_pid())
         started.run(DETACH)
         deadline = time.monotonic() + 10
         while not (tmp_path / "heartbeat").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(_processes_in(namespace)) >= 3  # bwrap's init, the kernel, the daemon
+        members = _members(started.host_pid())
+        assert len(members) >= 3  # bwrap's init, the kernel, the daemon
     finally:
         started.shutdown()
-    assert _processes_in(namespace) == []
+    assert _still_running(members) == []
     beat = (tmp_path / "heartbeat").read_text()
     time.sleep(0.3)
     assert (tmp_path / "heartbeat").read_text() == beat
@@ -342,6 +345,34 @@ def test_memory_and_process_caps_hold(tmp_path):
         assert 0 < children < limits.processes
     finally:
         started.shutdown()
+
+
+def test_file_size_cap_holds(kernel):
+    outcome = kernel.json(
+        "import json\n"
+        "try:\n"
+        "    with open('big.bin', 'wb') as big:\n"
+        f"        big.write(bytes({Limits().file_size_bytes + 1}))\n"
+        "    outcome = 'written'\n"
+        "except OSError as error:\n"
+        "    outcome = error.strerror\n"
+        "print(json.dumps(outcome))"
+    )
+    assert outcome == "File too large"
+
+
+@pytest.mark.slow
+def test_cpu_cap_stops_the_kernel_and_says_so(tmp_path):
+    started = Kernel(tmp_path, limits=Limits(cpu_seconds=3))
+    try:
+        started.client.execute("while True:\n    pass")
+        deadline = time.monotonic() + 30
+        while started.loop.run_until_complete(started.km.is_alive()):
+            assert time.monotonic() < deadline, "the CPU cap did not stop the kernel"
+            time.sleep(0.2)
+    finally:
+        started.shutdown()
+    assert started.km.incidents == ("the kernel used up its 3 s of CPU time and was stopped",)
 
 
 @pytest.mark.slow
@@ -395,12 +426,17 @@ def test_a_kernel_ignoring_interrupts_is_stopped(tmp_path):
     client = NotebookClient(
         nb, km=km, timeout=2, interrupt_on_timeout=True, allow_errors=True, error_on_timeout=error
     )
-    namespace = None
+    members = set()
 
     async def run():
-        nonlocal namespace
         await km.start_kernel()
-        namespace = await _sandbox_namespace(km)
+        # bwrap's init and the kernel, once both exist.
+        for _ in range(200):
+            kernels = _descendants(km.provisioner.pid)[1:]
+            if kernels:
+                members.update(_members(kernels[0]))
+                break
+            await asyncio.sleep(0.05)
         try:
             with pytest.raises(DeadKernelError):
                 await client.async_execute()
@@ -410,4 +446,5 @@ def test_a_kernel_ignoring_interrupts_is_stopped(tmp_path):
 
     asyncio.run(run())
     assert km.incidents == ("the kernel ignored an interrupt for 1 s and was stopped",)
-    assert _processes_in(namespace) == []
+    assert len(members) == 2
+    assert _still_running(members) == []
