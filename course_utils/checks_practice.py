@@ -1,0 +1,336 @@
+"""Visible checks of notebook 4: gradient checking in practice.
+
+The oracles are closed-form derivatives of the stand-ins in :mod:`course_utils.practice`,
+exact properties of the formulas asked for, and, for ``check_gradients``, the classic buggy
+backprop, whose wrong blocks (dW2 and db1) are known from notebook 3. No correct backprop of
+the course network is used or needed.
+"""
+
+import copy
+import math
+
+import numpy as np
+
+from course_utils.network import buggy_backward_propagation_n, forward_propagation_n
+from course_utils.practice import (
+    cube,
+    half_squared_norm,
+    hinge,
+    logcosh_backward_n,
+    logcosh_backward_n_doubled_W2,
+    logcosh_backward_n_misshapen_b2,
+    logcosh_case,
+    logcosh_forward_n,
+    quintic,
+    squire_trapp,
+    squire_trapp_derivative,
+)
+from course_utils.runner import Checker, describe, is_number, is_python_float
+from course_utils.testcases import gradient_check_n_test_case
+
+VERDICTS = ("ok", "bug", "inconclusive")
+
+
+def _expect_verdicts(checker, label, verdicts, expected, hint):
+    """Check a verdict dict: keys in block order, each value as expected."""
+    if not checker.expect(
+        f"returns a dict keyed by block for {label}",
+        isinstance(verdicts, dict) and list(verdicts) == list(expected),
+        expected=f"a dict with keys {list(expected)} in that order",
+        got=f"a dict with keys {list(verdicts)}" if isinstance(verdicts, dict)
+        else describe(verdicts),
+        hint="one entry per block of parameters, in the order of the parameters dict",
+    ):
+        return
+    checker.require(
+        f"every verdict is one of {', '.join(VERDICTS)} for {label}",
+        all(v in VERDICTS for v in verdicts.values()),
+        expected=" or ".join(repr(v) for v in VERDICTS),
+        got=", ".join(f"{k}: {v!r}" for k, v in verdicts.items() if v not in VERDICTS),
+        hint='return the strings "ok", "bug" or "inconclusive"',
+    )
+    wrong = {k: v for k, v in verdicts.items() if v != expected[k]}
+    checker.expect(
+        label,
+        not wrong,
+        expected=", ".join(f"{k}: {expected[k]}" for k in wrong),
+        got=", ".join(f"{k}: {v}" for k, v in wrong.items()),
+        hint=hint,
+    )
+
+
+def check_gradients_test(check_gradients):
+    """Check ``check_gradients(forward_propagation_n, backward_propagation_n, parameters, X, Y)``.
+
+    Cases: the course network with the classic buggy backprop (dW2 and db1 wrong, the rest
+    right), a smooth stand-in network whose gradient is known exactly (right, then one block
+    wrong, then one block misshapen), and a point where the course cost is not a number.
+
+    Parameters
+    ----------
+    check_gradients : callable
+        The student's function.
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("check_gradients")
+    X, Y, parameters = gradient_check_n_test_case()
+    untouched = copy.deepcopy(parameters)
+    ok, verdicts = checker.call(
+        "runs on the course network with the classic buggy backprop",
+        check_gradients, forward_propagation_n, buggy_backward_propagation_n, parameters, X, Y,
+    )
+    if ok:
+        _expect_verdicts(
+            checker,
+            "the classic bugs are found in dW2 and db1, and only there",
+            verdicts,
+            {"W1": "ok", "b1": "bug", "W2": "bug", "b2": "ok", "W3": "ok", "b3": "ok"},
+            hint="compare block by block; a block reads 'bug' only when the mismatch is far "
+            "beyond what the step, kinks and rounding can explain",
+        )
+    checker.expect_unchanged(parameters, untouched,
+                             hint="nudge copies of theta, never the parameters themselves")
+
+    Xs, Ys, smooth = logcosh_case()
+    all_ok = dict.fromkeys(smooth, "ok")
+    cases = [
+        ("a correct backprop of a smooth cost", logcosh_backward_n, all_ok,
+         "a correct gradient must read 'ok' in every block (is your error bound too tight?)"),
+        ("a backprop with dW2 twice too large", logcosh_backward_n_doubled_W2,
+         {**all_ok, "W2": "bug"}, "only the block whose gradient is wrong may read 'bug'"),
+        ("a backprop whose db2 has the wrong shape", logcosh_backward_n_misshapen_b2,
+         {**all_ok, "b2": "bug"}, "a gradient block that is not the shape of its parameter "
+         "is wrong"),
+    ]
+    for label, backward, expected, hint in cases:
+        ok, verdicts = checker.call(f"runs on {label}", check_gradients, logcosh_forward_n,
+                                    backward, smooth, Xs, Ys)
+        if ok:
+            _expect_verdicts(checker, f"verdicts for {label}", verdicts, expected, hint)
+
+    # Weights 20 times the course case's saturate the sigmoid: the cost is NaN there.
+    huge = {name: 20 * value for name, value in parameters.items()}
+    ok, verdicts = checker.call(
+        "runs where the cost is not a number", check_gradients, forward_propagation_n,
+        buggy_backward_propagation_n, huge, X, Y,
+    )
+    if ok:
+        _expect_verdicts(
+            checker, "no verdict but 'inconclusive' where the cost is not a number", verdicts,
+            dict.fromkeys(parameters, "inconclusive"),
+            hint="a NaN or infinite cost decides nothing: say 'inconclusive'",
+        )
+    checker.finish()
+    return checker.results
+
+
+def logistic_cost_stable_test(logistic_cost_stable):
+    """Check ``logistic_cost_stable(Z3, Y)``: the logistic cost in softplus form.
+
+    Oracles: log 2 at z = 0 for either label; the cost of a saturated wrong answer is its
+    pre-activation (log(1 + e^z) = z + log(1 + e^-z)); the symmetry cost(z, 1) = cost(-z, 0);
+    and moderate values computed one by one with math.log1p.
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("logistic_cost_stable")
+    ok, value = checker.call("runs at z = 0", logistic_cost_stable, np.array([[0.0, 0.0]]),
+                             np.array([[1.0, 0.0]]))
+    if ok and checker.expect_float("logistic_cost_stable", value):
+        checker.expect_close("z = 0 costs log 2 for either label", value, math.log(2),
+                             rtol=1e-14, hint="-log(sigmoid(0)) = log(2)")
+    z = np.array([[-3.0, -0.5, 0.25, 2.0, 7.0]])
+    y = np.array([[1.0, 0.0, 1.0, 0.0, 1.0]])
+    # For |z| this small, log1p(exp(.)) is accurate: no cancellation, no overflow.
+    expected = float(np.mean([math.log1p(math.exp(-zj)) if yj else math.log1p(math.exp(zj))
+                              for zj, yj in zip(z.ravel(), y.ravel(), strict=True)]))
+    ok, value = checker.call("runs on five examples", logistic_cost_stable, z, y)
+    if ok:
+        checker.expect_close("the mean cost of five moderate examples", value, expected,
+                             rtol=1e-12, hint="average over the examples (divide by m)")
+    ok_a, a = checker.call("runs for label 1", logistic_cost_stable, z, np.ones_like(z))
+    ok_b, b = checker.call("runs for label 0", logistic_cost_stable, -z, np.zeros_like(z))
+    if ok_a and ok_b:
+        checker.expect(
+            "cost(z, label 1) equals cost(-z, label 0)",
+            is_number(a) and is_number(b) and math.isclose(a, b, rel_tol=1e-13),
+            expected="equal costs", got=f"{a!r} and {b!r}",
+            hint="-log(sigmoid(z)) = log(1 + e^-z) and -log(1 - sigmoid(z)) = log(1 + e^z)",
+        )
+    for big in (40.0, 800.0):
+        ok, value = checker.call(f"runs for a wrong answer at z = {big:g}",
+                                 logistic_cost_stable, np.array([[big]]), np.array([[0.0]]))
+        if ok:
+            checker.expect_close(
+                f"a saturated wrong answer at z = {big:g} costs z", value, big, rtol=1e-15,
+                hint="log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): never exp of a large z, "
+                "never 1 - sigmoid(z)",
+            )
+    checker.finish()
+    return checker.results
+
+
+def complex_step_derivative_test(complex_step_derivative):
+    """Check ``complex_step_derivative(f, x, h=COMPLEX_STEP)`` = Im f(x + ih) / h.
+
+    Oracles: the cube's derivative 3 x^2, the closed-form derivative of the Squire-Trapp test
+    function, and, with a large h, the exact Im (x + ih)^3 / h = 3 x^2 - h^2.
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("complex_step_derivative")
+    ok, value = checker.call("runs on x^3 at x = 2", complex_step_derivative, cube, 2.0)
+    if ok and checker.expect_float("complex_step_derivative", value):
+        checker.expect_close("d(x^3)/dx at x = 2 is 12", value, 12.0, rtol=1e-15,
+                             hint="Im(f(x + 1j * h)) / h")
+    ok, value = checker.call("runs on the Squire-Trapp function", complex_step_derivative,
+                             squire_trapp, 1.5)
+    if ok:
+        checker.expect_close("the Squire-Trapp derivative at 1.5 to 13 digits", value,
+                             float(squire_trapp_derivative(1.5)), rtol=1e-13,
+                             hint="no subtraction: the step can be 1e-20")
+    ok, value = checker.call("runs with h = 0.5", complex_step_derivative, cube, 2.0, h=0.5)
+    if ok:
+        checker.expect_close("the given h is used (x^3 at 2 with h = 0.5 gives 11.75)", value,
+                             11.75, rtol=1e-14, hint="divide by the h you were given")
+    checker.finish()
+    return checker.results
+
+
+def five_point_derivative_test(five_point_derivative):
+    """Check ``five_point_derivative(f, x, h)``, the fourth-order central stencil.
+
+    Oracles: exact for a cube; on x^5 the stencil gives 5 x^4 - 4 h^4 exactly (error
+    h^4 f^(5) / 30).
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("five_point_derivative")
+    ok, value = checker.call("runs on x^3", five_point_derivative, cube, 2.0, 0.5)
+    if ok and checker.expect_float("five_point_derivative", value):
+        checker.expect_close("exact on a cube even with h = 0.5", value, 12.0, rtol=1e-13,
+                             hint="(f(x-2h) - 8 f(x-h) + 8 f(x+h) - f(x+2h)) / (12 h)")
+    ok, value = checker.call("runs on x^5", five_point_derivative, quintic, 1.0, 0.1)
+    if ok:
+        checker.expect_close("on x^5 at 1 with h = 0.1 the error is exactly 4 h^4", value,
+                             5.0 - 4 * 0.1**4, rtol=1e-12,
+                             hint="a centered difference would be off by 10 h^2 instead")
+    checker.finish()
+    return checker.results
+
+
+def one_sided_slopes_test(one_sided_slopes):
+    """Check ``one_sided_slopes(f, x, epsilon)`` -> (forward slope, backward slope).
+
+    Oracles: the hinge max(x, 0) across its kink, and a cube, whose slopes differ by exactly
+    epsilon f''(x) = 6 x epsilon.
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("one_sided_slopes")
+    ok, value = checker.call("runs on the hinge at 0.5", one_sided_slopes, hinge, 0.5, 1.0)
+    if ok and checker.expect(
+        "returns a tuple of two floats",
+        isinstance(value, tuple) and len(value) == 2 and all(map(is_python_float, value)),
+        expected="(forward_slope, backward_slope)", got=describe(value),
+        hint="return two Python floats, forward first",
+    ):
+        checker.expect(
+            "across the hinge's kink: forward 1, backward 0.5",
+            value == (1.0, 0.5), expected=(1.0, 0.5), got=value,
+            hint="(f(x + eps) - f(x)) / eps and (f(x) - f(x - eps)) / eps",
+        )
+    ok, value = checker.call("runs on x^3", one_sided_slopes, cube, 1.0, 0.5)
+    if ok and isinstance(value, tuple) and len(value) == 2 and all(map(is_number, value)):
+        checker.expect(
+            "on x^3 at 1 with epsilon 0.5: 4.75 and 1.75",
+            np.allclose(value, (4.75, 1.75), rtol=1e-14), expected=(4.75, 1.75), got=value,
+            hint="the two slopes of a smooth function differ by about epsilon f''(x)",
+        )
+    checker.finish()
+    return checker.results
+
+
+def directional_difference_test(directional_difference):
+    """Check ``directional_difference(cost, grad, theta, u, epsilon=1e-6)``.
+
+    Oracle: J = ||theta||^2 / 2, whose centered difference along u is exactly theta . u; a
+    gradient s * theta then differs by |s - 1| / (|s| + 1).
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("directional_difference")
+    rng = np.random.default_rng(5)
+    theta = rng.standard_normal((6, 1))
+    u = rng.standard_normal((6, 1))
+    untouched = theta.copy()
+    ok, value = checker.call("runs with the correct gradient", directional_difference,
+                             half_squared_norm, theta, theta, u)
+    if ok and checker.expect_float("directional_difference", value):
+        checker.expect("a correct gradient agrees (below 1e-8)", value < 1e-8,
+                       expected="below 1e-8", got=f"{value:.3e}",
+                       hint="compare grad . u with (J(theta + eps u) - J(theta - eps u)) / 2eps")
+    checker.expect("theta is left unchanged", np.array_equal(theta, untouched),
+                   expected="the same array", got="a changed array",
+                   hint="build theta + epsilon * u as a new array")
+    ok, value = checker.call("runs with a gradient twice too large", directional_difference,
+                             half_squared_norm, 2 * theta, theta, u)
+    if ok:
+        checker.expect_close("twice the gradient differs by 1/3", value, 1 / 3, rtol=1e-6,
+                             hint="|g - d| / (|g| + |d|) with g = grad . u")
+    ok, value = checker.call("runs along a zero direction", directional_difference,
+                             half_squared_norm, theta, theta, np.zeros_like(u))
+    if ok:
+        checker.expect("a zero direction gives 0 (both sides are 0)", value == 0.0,
+                       expected=0.0, got=describe(value), hint="define 0/0 as 0")
+    checker.finish()
+    return checker.results
