@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from jupyter_client import BlockingKernelClient
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
@@ -112,8 +111,10 @@ class _Client(NotebookClient):
 
     def _judge(self, loop, dead):
         """Judge in a worker thread: the event loop stays free to interrupt or stop the kernel."""
-        client = BlockingKernelClient()
-        client.load_connection_info(self.km.get_connection_info())
+        # The manager's own client: it asks the manager whether the kernel lives; a client
+        # built from the connection file alone asks the heartbeat, which a loaded machine
+        # can miss, and a healthy kernel would be stopped as dead.
+        client = self.km.blocking_client()
         client.start_channels()
         try:
             link = judge.KernelLink(

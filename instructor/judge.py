@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import inspect
 import io
 import re
 import time
@@ -202,10 +203,18 @@ def _receive(channel):
 
 
 def _alive(client):
+    """Whether the kernel still runs, as far as its manager knows (True when it cannot say)."""
     try:
-        return bool(client.is_alive())
+        alive = client.is_alive()
     except Exception:
         return False
+    if inspect.isawaitable(alive):
+        # An async manager's answer cannot be awaited from this thread: the call's own
+        # time limit catches a dead kernel instead.
+        with contextlib.suppress(Exception):
+            alive.close()
+        return True
+    return bool(alive)
 
 
 def _references(callbacks):
