@@ -5,7 +5,7 @@ Rooms: ``constants`` (every step, threshold, tolerance and seed), ``testcases`` 
 vectors), ``activations``, ``standins`` (costs with exactly known gradients, for checks),
 ``runner`` (check results as data, rendered apart), ``verdict`` (the printed verdict),
 ``plots``, and one checks module per notebook (``checks_1d``, ``checks_nd``,
-``checks_debug``).
+``checks_debug``, ``checks_practice``), with ``practice`` holding notebook 4's stand-ins.
 
 Nothing here solves a graded exercise, and the correct backprop of the course network is
 nowhere in it: students install this package too.
@@ -23,6 +23,14 @@ from course_utils.checks_debug import (
     numerical_gradient_n_test,
 )
 from course_utils.checks_nd import gradient_check_n_test
+from course_utils.checks_practice import (
+    check_gradients_test,
+    complex_step_derivative_test,
+    directional_difference_test,
+    five_point_derivative_test,
+    logistic_cost_stable_test,
+    one_sided_slopes_test,
+)
 from course_utils.constants import (
     BLOCK_ATOL,
     BLOCK_EPSILON,
@@ -47,6 +55,24 @@ from course_utils.params import (
     vector_to_dictionary,
 )
 from course_utils.plots import plot_block_differences, plot_epsilon_sweep
+from course_utils.practice import (
+    COMPLEX_STEP,
+    cube,
+    half_squared_norm,
+    hinge,
+    logcosh_backward_n,
+    logcosh_backward_n_doubled_W2,
+    logcosh_backward_n_misshapen_b2,
+    logcosh_backward_n_negated_b3,
+    logcosh_case,
+    logcosh_forward_n,
+    quintic,
+    squire_trapp,
+    squire_trapp_derivative,
+    wide_logistic_case,
+    wide_logistic_cost,
+    wide_logistic_gradient,
+)
 from course_utils.runner import (
     Checker,
     CheckFailed,
@@ -86,6 +112,7 @@ __all__ = [
     "BLOCK_ATOL",
     "BLOCK_EPSILON",
     "BLOCK_RTOL",
+    "COMPLEX_STEP",
     "CORRECT_N_ATOL",
     "CORRECT_N_RTOL",
     "COURSE_SHAPES",
@@ -105,13 +132,18 @@ __all__ = [
     "backward_propagation_n_test",
     "backward_propagation_test",
     "buggy_backward_propagation_n",
+    "check_gradients_test",
+    "complex_step_derivative_test",
+    "cube",
     "cubic_cost",
     "cubic_cost_n",
     "cubic_derivative",
     "describe",
     "dictionary_to_vector",
     "difference_by_block_test",
+    "directional_difference_test",
     "doubled_derivative",
+    "five_point_derivative_test",
     "flat_cost",
     "flat_cost_n",
     "flat_derivative",
@@ -123,14 +155,25 @@ __all__ = [
     "gradient_check_test",
     "gradients_like",
     "gradients_to_vector",
+    "half_squared_norm",
+    "hinge",
     "is_finite_number",
     "is_number",
     "is_python_float",
+    "logcosh_backward_n",
+    "logcosh_backward_n_doubled_W2",
+    "logcosh_backward_n_misshapen_b2",
+    "logcosh_backward_n_negated_b3",
+    "logcosh_case",
+    "logcosh_forward_n",
+    "logistic_cost_stable_test",
     "negated_derivative",
     "numerical_gradient_n_test",
+    "one_sided_slopes_test",
     "plot_block_differences",
     "plot_epsilon_sweep",
     "quadratic_cost_n",
+    "quintic",
     "random_network_case",
     "relu",
     "render",
@@ -141,6 +184,11 @@ __all__ = [
     "sine_cost",
     "sine_cost_n",
     "sine_derivative",
+    "squire_trapp",
+    "squire_trapp_derivative",
     "vector_to_dictionary",
     "verdict",
+    "wide_logistic_case",
+    "wide_logistic_cost",
+    "wide_logistic_gradient",
 ]

@@ -34,6 +34,14 @@ GRADED = {
         "difference_by_block",
         "backward_propagation_n",
     ],
+    "04_gradient_check_in_practice.ipynb": [
+        "logistic_cost_stable",
+        "complex_step_derivative",
+        "five_point_derivative",
+        "one_sided_slopes",
+        "directional_difference",
+        "check_gradients",
+    ],
 }
 NUMBER = r"(-?\d+\.\d+(?:e[-+]\d+)?)"
 
@@ -181,8 +189,8 @@ def test_points_and_manually_graded_answers():
         manual = sum(m["points"] for m in cells if m.get("grade") and m.get("solution"))
         points[name] = (auto, manual)
     assert all(auto >= 4 for auto, _ in points.values()), points
-    # Notebooks 1 and 3 each end with a written question; notebook 2 is all code.
-    assert [manual > 0 for _, manual in points.values()] == [True, False, True], points
+    # Notebooks 1, 3 and 4 have written questions; notebook 2 is all code.
+    assert [manual > 0 for _, manual in points.values()] == [True, False, True, True], points
 
 
 def test_notebook_1_shows_the_published_1d_difference():
