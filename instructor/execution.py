@@ -15,7 +15,6 @@ grading process or on a worker elsewhere.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 import tempfile
@@ -244,5 +243,4 @@ def _write_verdicts(nb, verdicts, problems):
         )
         cell.outputs = judge.verdict_outputs(verdict)
         if verdict.judge_error:
-            with contextlib.suppress(Exception):
-                problems.append(f"the grader could not finish test {grade_id}")
+            problems.append(f"the grader could not finish test {grade_id} ({verdict.detail})")

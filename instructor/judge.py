@@ -365,6 +365,7 @@ class Verdict:
     report: str
     error: str | None = None
     judge_error: bool = False
+    detail: str | None = None  # why a judge error happened: for the instructor only
 
 
 def judge_cell(cell, namespace) -> Verdict:
@@ -373,19 +374,24 @@ def judge_cell(cell, namespace) -> Verdict:
 
     grade_id = cell.metadata["nbgrader"]["grade_id"]
     printed = io.StringIO()
-    error, judge_error = None, False
+    error, detail, judge_error = None, None, False
     try:
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
             exec(compile(cell.source, f"<test {grade_id}>", "exec"), namespace)
     except CheckFailed as failure:
         error = f"CheckFailed: {failure}"
     except BaseException as failure:  # an instructor bug or a dead kernel: fail, say so
-        error = f"the grader could not finish this test ({type(failure).__name__}: {failure})"
+        # The details go to the instructor (status column), never into feedback: the
+        # message of an exception in a hidden test may quote it.
+        error = "the grader could not finish this test; your instructor can see why"
+        detail = f"{type(failure).__name__}: {failure}"[:300]
         judge_error = True
     report = printed.getvalue()
     if len(report) > MAX_REPORT_CHARS:
         report = report[:MAX_REPORT_CHARS] + "\n[report cut]\n"
-    return Verdict(grade_id, error is None, report, error[:2000] if error else None, judge_error)
+    return Verdict(
+        grade_id, error is None, report, error[:2000] if error else None, judge_error, detail
+    )
 
 
 def judge_notebook(source_nb, link: KernelLink) -> list[Verdict]:

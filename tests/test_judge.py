@@ -199,6 +199,21 @@ def test_course_utils_functions_cross_by_name_and_replaced_globals_reaches_the_k
     assert remote(2.0, 3.0) == 6.0
 
 
+def test_a_test_that_breaks_on_the_grader_side_fails_without_quoting_itself(kernel, link):
+    """An exception in the instructor's hidden code: the cell fails, the feedback says only
+    that, and the reason goes to the instructor."""
+    run_student(kernel, "def double(x):\n    return 2 * x")
+    verdict = judged(link, ["double"], """
+        \"\"\"double doubles.\"\"\"
+        hidden = HiddenChecks("double")
+        secret_reference_h = undefined_helper_h(3)
+        hidden.finish()
+    """)
+    assert not verdict.passed and verdict.judge_error
+    assert "undefined_helper_h" not in verdict.error
+    assert "undefined_helper_h" in verdict.detail
+
+
 def test_an_ignored_interrupt_stops_the_kernel_and_every_later_call_fails(kernel):
     km, kc = kernel
     run_student(kernel, """
