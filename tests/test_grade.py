@@ -419,3 +419,13 @@ def test_grading_refuses_to_run_without_submissions(tmp_path):
 
     with pytest.raises(GradingError, match="does not exist"):
         grade_class(tmp_path / "nowhere", tmp_path / "out", assignment=ASSIGNMENT)
+
+
+def test_grading_refuses_to_run_without_a_sandbox_and_says_how_to_get_one(tmp_path, monkeypatch):
+    from instructor import sandbox
+    from instructor.course import GradingError
+
+    monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "bwrap is not installed")
+    with pytest.raises(GradingError, match="bwrap is not installed") as info:
+        ClassGrader(tmp_path / "out", assignment=ASSIGNMENT)
+    assert "--no-sandbox" in str(info.value) and "NO_SANDBOX=1" in str(info.value)

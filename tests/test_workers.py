@@ -216,3 +216,18 @@ def test_a_tampered_course_folder_is_regenerated_before_grading(small_class):
     assert victim.is_file()
     assert result == small_class["serial"]
     assert all(": graded" in line for line in lines)
+
+
+def test_opting_out_of_the_sandbox_is_said_in_the_output_and_in_every_row(small_class):
+    import shutil
+
+    one = small_class["root"] / "one_student"
+    shutil.copytree(small_class["submissions"] / "full_solution", one / "full_solution")
+    out = small_class["root"] / "no_sandbox"
+    lines = []
+    rows = grade_class(one, out, source_root=small_class["source"], workers=1, sandbox=False,
+                       echo=lines.append)
+    assert lines[0].startswith("WARNING") and "WITHOUT the sandbox" in lines[0]
+    assert "WITHOUT the sandbox" in rows[0].status
+    assert "WITHOUT the sandbox" in (out / "grades.csv").read_text()
+    assert rows[0].scores == small_class["serial"]["rows"]["full_solution"][0]
