@@ -4,6 +4,7 @@ Each check is also run on a typical mistake, and the test asserts on the recorde
 (which check failed), not on printed text.
 """
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -170,3 +171,39 @@ def test_a_stub_fails_once_and_cleanly():
         checks.check_gradients_test(stub)
     failed = [r for r in info.value.results if not r.ok]
     assert len(failed) == 1 and "not implemented" in failed[0].hint
+
+
+def _hidden_block(grade_id):
+    """A test cell of notebook 4 without its visible check line: the hidden tests alone."""
+    cell = next(c for c in nbformat.read(NOTEBOOK, as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return "\n".join(line for line in cell.source.splitlines()
+                     if not re.match(r"\w+_test\(", line))
+
+
+def _imports():
+    cell = next(c for c in nbformat.read(NOTEBOOK, as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == "imports")
+    namespace = {}
+    exec(cell.source, namespace)
+    return namespace
+
+
+def _always(word):
+    def verdicts(forward, backward, parameters, X, Y):
+        return dict.fromkeys(parameters, word)
+    return verdicts
+
+
+@pytest.mark.parametrize("word", ["ok", "bug", "inconclusive"])
+def test_hidden_tests_reject_a_checker_that_always_says_the_same(word, capsys):
+    namespace = {**_imports(), "check_gradients": _always(word)}
+    with pytest.raises(CheckFailed, match=r"\(hidden tests\)"):
+        exec(_hidden_block("check_gradients_tests"), namespace)
+    capsys.readouterr()
+
+
+def test_hidden_tests_pass_the_reference_solution(solutions, capsys):
+    namespace = {**_imports(), "check_gradients": solutions["check_gradients"]}
+    exec(_hidden_block("check_gradients_tests"), namespace)
+    assert "All 6 checks passed." in capsys.readouterr().out
