@@ -25,7 +25,7 @@ SUITE_SEED = 20261127
 N_CORRECT = 200
 N_BUG_DRAWS = 5
 # Extra correct networks at scales 1 to 2, where rounding freezes the sigmoid.
-N_SATURATED = 60
+N_SATURATED = 40
 SCALES = (0.01, 2.0)
 MAX_INCONCLUSIVE = 0.05
 # Blocks whose gradients differ by less than this (relative) count as unchanged by a bug.
