@@ -24,6 +24,7 @@ pytestmark = pytest.mark.browser
 
 ONE_D = "01_gradient_check_1d.ipynb"
 BUGGY_BACKPROP = "03_debug_buggy_backprop.ipynb"
+PRACTICE = "04_gradient_check_in_practice.ipynb"
 PNG = "image/png"
 # The network's parameter blocks, as the per-block table under the bar chart names them.
 BLOCKS = ("W1", "b1", "W2", "b2", "W3", "b3")
@@ -169,3 +170,24 @@ def test_buggy_backprop_notebook_runs_to_its_bar_chart(
     shown = notebook.shown_text(charts[-1])
     assert all(block in shown for block in BLOCKS), shown
     screenshot("03_buggy_backprop_bar_chart")
+
+
+def test_practice_notebook_runs_to_its_figures_and_validates(
+    page, lab_server, work_dir, source_dir, screenshot
+) -> None:
+    notebook = NotebookPage(page, lab_server, str(work_dir / PRACTICE)).open()
+    type_solutions(notebook, source_dir / PRACTICE)
+    notebook.run_all()
+    saved = notebook.save()
+
+    assert_ran_cleanly(notebook, saved)
+    figures = image_cells(saved)
+    # The step figure (four methods, two precisions) and the verdicts chart, at least.
+    assert len(figures) >= 2, figures
+    assert_image_shown(notebook, figures[-1])
+    screenshot("04_practice_verdict_chart")
+
+    dialog = notebook.validate()
+    assert "nbgrader-SuccessDialog" in dialog.get_attribute("class")
+    assert SUCCESS in dialog.inner_text()
+    screenshot("04_practice_validated")
