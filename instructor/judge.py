@@ -368,36 +368,81 @@ class Verdict:
     detail: str | None = None  # why a judge error happened: for the instructor only
 
 
-def judge_cell(cell, namespace) -> Verdict:
-    """Run one instructor test cell in ``namespace``; never raises."""
-    from course_utils import CheckFailed
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
 
-    grade_id = cell.metadata["nbgrader"]["grade_id"]
-    printed = io.StringIO()
-    error, detail, judge_error = None, None, False
-    try:
-        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-            exec(compile(cell.source, f"<test {grade_id}>", "exec"), namespace)
-    except CheckFailed as failure:
-        error = f"CheckFailed: {failure}"
-    except BaseException as failure:  # an instructor bug or a dead kernel: fail, say so
-        # The details go to the instructor (status column), never into feedback: the
-        # message of an exception in a hidden test may quote it.
-        error = "the grader could not finish this test; your instructor can see why"
-        detail = f"{type(failure).__name__}: {failure}"[:300]
-        judge_error = True
-    report = printed.getvalue()
-    if len(report) > MAX_REPORT_CHARS:
-        report = report[:MAX_REPORT_CHARS] + "\n[report cut]\n"
-    return Verdict(
-        grade_id, error is None, report, error[:2000] if error else None, judge_error, detail
-    )
+
+def split_test(source: str) -> tuple[str, str]:
+    """A test cell's source as (visible part, hidden part): the hidden part is the hidden
+    block and everything after it (``hidden.finish()``), line numbers kept."""
+    lines = source.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if line.strip() == BEGIN_HIDDEN:
+            return "".join(lines[:index]), "\n" * index + "".join(lines[index:])
+    return source, ""
+
+
+class _Part:
+    """One part of a test cell run on the grader's side: what it printed and how it ended."""
+
+    def __init__(self, grade_id):
+        self.grade_id = grade_id
+        self.printed = io.StringIO()
+        self.error = self.detail = None
+        self.judge_error = False
+
+    def run(self, source, namespace, label):
+        from course_utils import CheckFailed
+
+        if not source.strip() or self.error:
+            return
+        try:
+            with contextlib.redirect_stdout(self.printed), contextlib.redirect_stderr(self.printed):
+                exec(compile(source, f"<test {self.grade_id} {label}>", "exec"), namespace)
+        except CheckFailed as failure:
+            self.error = f"CheckFailed: {failure}"
+        except BaseException as failure:  # an instructor bug or a dead kernel: fail, say so
+            # The details go to the instructor (status column), never into feedback: the
+            # message of an exception in a hidden test may quote it.
+            self.error = "the grader could not finish this test; your instructor can see why"
+            self.detail = f"{type(failure).__name__}: {failure}"[:300]
+            self.judge_error = True
+
+    def verdict(self) -> Verdict:
+        report = self.printed.getvalue()
+        if len(report) > MAX_REPORT_CHARS:
+            report = report[:MAX_REPORT_CHARS] + "\n[report cut]\n"
+        error = self.error[:2000] if self.error else None
+        return Verdict(self.grade_id, error is None, report, error, self.judge_error, self.detail)
+
+
+def judge_cell(cell, namespace) -> Verdict:
+    """Run one instructor test cell in ``namespace`` (visible part, then hidden); never raises."""
+    return judge_cells([cell], namespace)[0]
+
+
+def judge_cells(cells, namespace) -> list[Verdict]:
+    """Run test cells: every cell's visible part first, then every hidden part.
+
+    The kernel sees the arguments of every call made to it. Were the cells run one after
+    another, a student function could keep a hidden test's inputs and put them in the
+    message of an error a later *visible* check prints, and so in the feedback. Run in this
+    order, nothing a visible check prints can come after a hidden call. Each cell keeps a
+    namespace of its own, so one cell's hidden names never reach another cell.
+    """
+    parts = [_Part(cell.metadata["nbgrader"]["grade_id"]) for cell in cells]
+    spaces = [dict(namespace) for _ in cells]
+    sources = [split_test(cell.source) for cell in cells]
+    for part, space, (visible, _) in zip(parts, spaces, sources, strict=True):
+        part.run(visible, space, "visible")
+    for part, space, (_, hidden) in zip(parts, spaces, sources, strict=True):
+        part.run(hidden, space, "hidden")
+    return [part.verdict() for part in parts]
 
 
 def judge_notebook(source_nb, link: KernelLink) -> list[Verdict]:
     """Judge every test cell of ``source_nb`` against the student's live kernel."""
-    namespace = namespace_for(source_nb, link)
-    return [judge_cell(cell, namespace) for cell in test_cells(source_nb)]
+    return judge_cells(test_cells(source_nb), namespace_for(source_nb, link))
 
 
 def verdict_outputs(verdict: Verdict) -> list[dict]:

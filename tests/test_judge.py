@@ -214,6 +214,40 @@ def test_a_test_that_breaks_on_the_grader_side_fails_without_quoting_itself(kern
     assert "undefined_helper_h" in verdict.detail
 
 
+def test_hidden_inputs_never_reach_a_later_visible_report(kernel, link):
+    """A student function keeps the hidden test's inputs and raises them in a later cell's
+    visible check: the judge runs every visible part before any hidden call."""
+    run_student(kernel, """
+        SEEN = []
+        def double(x):
+            SEEN.append(x)
+            return 2 * x
+        def triple(x):
+            raise ValueError(f"seen so far: {SEEN}")
+    """)
+    first = notebook(["double", "triple"], """
+        \"\"\"double doubles.\"\"\"
+        hidden = HiddenChecks("double")
+        ### BEGIN HIDDEN TESTS
+        hidden.close("a secret number is doubled", 246.912, double, 123.456)
+        ### END HIDDEN TESTS
+        hidden.finish()
+    """)
+    second = notebook([], """
+        \"\"\"triple triples (visible).\"\"\"
+        from course_utils import Checker
+        checker = Checker("triple")
+        checker.call("triple runs", triple, 1.0)
+        checker.finish()
+    """).cells[-1]
+    second.metadata["nbgrader"]["grade_id"] = "later_tests"
+    first.cells.append(second)
+    verdicts = judge.judge_notebook(first, link)
+    assert verdicts[0].passed
+    assert not verdicts[1].passed and "seen so far" in verdicts[1].report
+    assert all("123.456" not in v.report + (v.error or "") for v in verdicts)
+
+
 def test_an_ignored_interrupt_stops_the_kernel_and_every_later_call_fails(kernel):
     km, kc = kernel
     run_student(kernel, """
