@@ -115,6 +115,7 @@ def encode(value, functions=None, _depth=0):
     """
     if _depth > MAX_DEPTH:
         return {"$opaque": "structure nested too deep"}
+    value = _plain(value)
     kind = type(value)
     if value is None or kind is bool or kind is str:
         return value
@@ -144,9 +145,43 @@ def encode(value, functions=None, _depth=0):
         return {
             "$dict": [[key, encode(item, functions, _depth + 1)] for key, item in value.items()]
         }
+    if kind is Opaque:
+        return {"$opaque": value.type_name}
     if callable(value) and functions is not None:
         return functions(value)
     return {"$opaque": type_name(value)}
+
+
+def _plain(value):
+    """Subclasses of plain types as their plain value: numpy's ``str_``, ``OrderedDict``, a
+    namedtuple, an ndarray subclass. Only the value crosses, so a subclass's own methods
+    (a lying ``__eq__``) stay behind, and an honest answer of such a type is read as what
+    it is."""
+    kind = type(value)
+    if kind in (bool, int, float, complex, str, list, tuple, dict, np.ndarray) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        return value
+    try:
+        if isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, float):
+            return float(value)
+        if isinstance(value, str):
+            return str(value)
+        if isinstance(value, dict):
+            return {(str(k) if isinstance(k, str) else k): v for k, v in dict.items(value)}
+        if isinstance(value, tuple):
+            return tuple(tuple.__iter__(value))
+        if isinstance(value, list):
+            return list(list.__iter__(value))
+        if isinstance(value, np.ndarray):
+            return np.asarray(value).view(np.ndarray)
+    except Exception:  # a subclass that refuses to convert is sent as opaque
+        return Opaque(type_name(value))
+    return value
 
 
 def _encode_float(number):
