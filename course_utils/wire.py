@@ -140,10 +140,13 @@ def encode(value, functions=None, _depth=0):
         items = [encode(item, functions, _depth + 1) for item in value]
         return items if kind is list else {"$tuple": items}
     if kind is dict:
-        if not all(type(key) is str for key in value):
+        # numpy's str_ keys (from iterating an array of names) are honest strings.
+        if not all(isinstance(key, str) for key in value):
             return {"$opaque": "dict with non-string keys"}
         return {
-            "$dict": [[key, encode(item, functions, _depth + 1)] for key, item in value.items()]
+            "$dict": [
+                [str(key), encode(item, functions, _depth + 1)] for key, item in value.items()
+            ]
         }
     if kind is Opaque:
         return {"$opaque": value.type_name}
