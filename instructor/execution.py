@@ -66,20 +66,27 @@ class _Client(NotebookClient):
         self.problems: list[str] = []
         self.verdicts: list[judge.Verdict] = []
 
-    def output(self, outs, msg, display_id, cell_index):
-        size = len(str(msg.get("content", "")))
-        self.output_budget -= size
-        if self.output_budget < 0:
-            if not self.output_cut:
-                self.output_cut = True
-                self.problems.append("output over the size limit was cut")
-                outs.append(
-                    nbformat.v4.new_output(
-                        "stream", name="stdout", text="[output over the size limit was cut]\n"
+    # Every message that carries output counts against the budget, updates of a display
+    # included (they replace its content in place, and would bypass a count of new outputs).
+    COUNTED = (
+        "stream", "display_data", "execute_result", "update_display_data", "error",
+        "comm_open", "comm_msg",
+    )
+
+    def process_message(self, msg, cell, cell_index):
+        if msg.get("msg_type") in self.COUNTED:
+            self.output_budget -= len(str(msg.get("content", "")))
+            if self.output_budget < 0:
+                if not self.output_cut:
+                    self.output_cut = True
+                    self.problems.append("output over the size limit was cut")
+                    cell.setdefault("outputs", []).append(
+                        nbformat.v4.new_output(
+                            "stream", name="stdout", text="[output over the size limit was cut]\n"
+                        )
                     )
-                )
-            return None
-        return super().output(outs, msg, display_id, cell_index)
+                return None
+        return super().process_message(msg, cell, cell_index)
 
     async def run_and_judge(self, cwd):
         self.reset_execution_trackers()

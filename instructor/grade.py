@@ -52,6 +52,7 @@ GRADES_FILE = export.GRADES_FILE
 SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 # A submitted notebook larger than this is not read (the course's are a few hundred kB).
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+MAX_PROBLEM_CHARS = 200
 NO_SANDBOX_WARNING = "graded WITHOUT the sandbox (--no-sandbox): trusted class only"
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
@@ -263,6 +264,9 @@ class ClassGrader:
         self.state = _load_state(self.out)
         # Students prepare() skipped because nothing changed since they were graded.
         self.unchanged: set[str] = set()
+        # Hashes of the prepared students, and the one whose code runs in this process now.
+        self.pending_hashes: dict[str, str] = {}
+        self.running: str | None = None
         # Folders hidden from kernels besides OUT and the sources (grade_class adds the
         # submissions folder).
         self.also_hidden: list[str] = []
@@ -373,6 +377,7 @@ class ClassGrader:
             except Exception:  # nbgrader will fail on it too, and say why when autograding
                 continue
             notebooks[name] = json.loads(nbformat.writes(sanitized))
+        self.pending_hashes[student_id] = digest
         return Job(student_id, digest, problems, readable, notebooks)
 
     def job_data(self, job: Job) -> dict:
@@ -434,6 +439,23 @@ class ClassGrader:
         if not self.sandbox:
             problems.append(NO_SANDBOX_WARNING)
         self._note(job.student_id, job.digest, problems, graded=True)
+        self.running = None
+
+    def mark_in_progress(self, student_id: str) -> None:
+        """Note (durably) that this student's code is about to run in this process."""
+        job_hash = self.pending_hashes.get(student_id)
+        self.state["students"][student_id] = {
+            "hash": job_hash, "in_progress": True, "problems": [],
+        }
+        self.running = student_id
+        _save_state(self.out, self.state)
+
+    def clear_in_progress(self) -> None:
+        """Forget the mark of a student whose run the instructor interrupted (not a crash)."""
+        if self.running and self.state["students"].get(self.running, {}).get("in_progress"):
+            self.state["students"].pop(self.running)
+            _save_state(self.out, self.state)
+        self.running = None
 
     def grade_student(self, submissions: Path, student_id: str) -> bool:
         """Prepare and grade one student here; return True if they were graded."""
@@ -446,7 +468,9 @@ class ClassGrader:
     def _note(self, student_id, digest, problems, graded) -> None:
         self.state["students"][student_id] = {
             "hash": digest,
-            "problems": [clean_status(p) for p in problems],
+            # Each entry is cut short, so student-chosen text (a long name, an exception's
+            # message) cannot crowd out the rest of the status.
+            "problems": [clean_status(p)[:MAX_PROBLEM_CHARS] for p in problems],
             "graded": graded,
         }
         _save_state(self.out, self.state)
@@ -627,13 +651,14 @@ def grade_class(
     try:
         if jobs:
             pairs = ((student_id, grader.job_data(job)) for student_id, job in jobs.items())
-            with _runner(workers, scheduler) as run:
+            with _runner(workers, scheduler, grader) as run:
                 for student_id, result, failure in run(pairs, grader.sources()):
                     grader.record(jobs[student_id], result, failure)
                     problems = grader.state["students"][student_id]["problems"]
                     progress.done(student_id, problems, "graded" if failure is None else None)
     except KeyboardInterrupt:
         # Every student recorded so far is complete; the rest are graded by the next run.
+        grader.clear_in_progress()
         grader.write_grades(grader.rows())
         echo(f"interrupted: {progress.graded} graded; run again to grade the rest")
         raise
@@ -644,10 +669,21 @@ def grade_class(
 
 
 @contextlib.contextmanager
-def _runner(workers, scheduler):
-    """Where jobs run: here when ``workers == 1`` and no scheduler, else on Dask."""
+def _runner(workers, scheduler, grader):
+    """Where jobs run: here when ``workers == 1`` and no scheduler, else on Dask.
+
+    Run here, a student's code runs in this process's care: the student is marked in
+    progress first, so that one whose run kills the grader is reported by the next run
+    instead of killing it again.
+    """
     if workers == 1 and not scheduler:
-        yield workers_module.run_here
+
+        def run(jobs, sources):
+            for key, job in jobs:
+                grader.mark_in_progress(key)
+                yield from workers_module.run_here([(key, job)], sources)
+
+        yield run
     else:
         with workers_module.dask_runner(workers, scheduler) as run:
             yield run

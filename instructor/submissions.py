@@ -180,18 +180,27 @@ def repair_metadata(nb, release) -> list[str]:
         if grade_id is not None:
             seen.add(grade_id)
             original = released.get(grade_id)
-            if original is not None and cell.cell_type != original.cell_type:
-                # A code cell turned into text (or back): only the released cell makes sense.
-                kept.append(copy.deepcopy(original))
+            if original is None:
+                # A cell pasted from another notebook: nbgrader would refuse the whole notebook.
+                del cell.metadata["nbgrader"]
+                notes.append(f"cell from elsewhere, its grade_id ignored: {grade_id[:40]}")
+                kept.append(cell)
+                continue
+            if cell.cell_type != original.cell_type:
+                # A code cell turned into text (or back): the released cell comes back, with
+                # the student's text in it when it is their answer.
+                restored = copy.deepcopy(original)
+                if _meta(original).get("solution"):
+                    restored.source = cell.source
+                kept.append(restored)
                 notes.append(f"cell type restored: {grade_id}")
                 continue
-            if original is not None:
-                # Changed points are nbgrader's to restore (and tampering() names them).
-                want = {k: v for k, v in _meta(original).items() if k != "points"}
-                have = _meta(cell)
-                if {key: have.get(key) for key in want} != want:
-                    cell.metadata["nbgrader"] = {**have, **copy.deepcopy(want)}
-                    notes.append(f"nbgrader metadata reset: {grade_id}")
+            # Changed points are nbgrader's to restore (and tampering() names them).
+            want = {k: v for k, v in _meta(original).items() if k != "points"}
+            have = _meta(cell)
+            if {key: have.get(key) for key in want} != want:
+                cell.metadata["nbgrader"] = {**have, **copy.deepcopy(want)}
+                notes.append(f"nbgrader metadata reset: {grade_id}")
         kept.append(cell)
     nb.cells = kept
     return _grouped(notes)
