@@ -31,6 +31,12 @@ from course_utils import wire
 
 # How long the kernel gets to answer an interrupt before it is stopped for good.
 INTERRUPT_GRACE_SECONDS = 5.0
+# What all the calls the tests of one notebook make may take together.
+NOTEBOOK_BUDGET_SECONDS = 240.0
+# What the kernel may ask of the grader's own functions (callbacks) during one call.
+MAX_CALLBACKS_PER_CALL = 500
+MAX_CALLBACK_REQUEST_CHARS = 4 * 2**20
+MAX_CALLBACK_REPLY_CHARS = 16 * 2**20
 # What one test cell may print on the grader's side (visible-check lines).
 MAX_REPORT_CHARS = 20_000
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,60}")
@@ -91,8 +97,10 @@ class KernelLink:
     interrupt: Callable[[], None]
     stop: Callable[[], None]
     timeout: float = 15.0
+    budget: float = NOTEBOOK_BUDGET_SECONDS
     problems: list[str] = field(default_factory=list)
     calls: int = 0
+    spent: float = 0.0
     dead: bool = False
 
     def call(self, name, args, kwargs, replace=None):
@@ -109,6 +117,11 @@ class KernelLink:
         """
         if self.dead:
             raise KernelGone("the notebook's kernel had stopped, so this was not run")
+        if self.spent > self.budget:
+            message = f"the tests' calls used up the notebook's {self.budget:.0f} s"
+            if message not in self.problems:
+                self.problems.append(message)
+            raise CallInterrupted(message)
         callbacks: list[Callable] = []
         reference = _references(callbacks)
         request = {
@@ -122,7 +135,11 @@ class KernelLink:
             f"{wire.dumps(request)!r}, globals())"
         )
         self.calls += 1
-        outcome = self._execute(code, callbacks)
+        started = time.monotonic()
+        try:
+            outcome = self._execute(code, callbacks)
+        finally:
+            self.spent += time.monotonic() - started
         if type(outcome) is not dict:
             raise student_error("ValueError", "the kernel sent back something unreadable")
         if outcome.get("ok") is not True:
@@ -151,7 +168,7 @@ class KernelLink:
         poller.register(client.iopub_channel.socket, zmq.POLLIN)
         poller.register(client.stdin_channel.socket, zmq.POLLIN)
         poller.register(client.shell_channel.socket, zmq.POLLIN)
-        interrupted_at = None
+        interrupted_at, answered = None, 0
         while not (idle and replied):
             now = time.monotonic()
             if interrupted_at is None and now > deadline:
@@ -163,7 +180,8 @@ class KernelLink:
             if client.stdin_channel.socket in events:
                 request = _receive(client.stdin_channel)
                 if request is not None:
-                    client.input(_answer_callback(request, callbacks))
+                    answered += 1
+                    client.input(_answer_callback(request, callbacks, answered))
             if client.iopub_channel.socket in events:
                 message = _receive(client.iopub_channel)
                 if message is None or message["parent_header"].get("msg_id") != msg_id:
@@ -232,11 +250,17 @@ def _references(callbacks):
     return reference
 
 
-def _answer_callback(request, callbacks):
-    """Run a grader function the kernel asked for; reply with plain data (never raise)."""
+def _answer_callback(request, callbacks, number=1):
+    """Run a grader function the kernel asked for; reply with plain data (never raise).
+
+    The kernel chooses the arguments and how often it asks: both are bounded, so a small
+    request cannot make the grader build something huge or work without end.
+    """
     prompt = str(request["content"].get("prompt", ""))
     if not prompt.startswith(wire.CALLBACK_PROMPT):
         return ""  # the student's own input(): there is nobody to type
+    if number > MAX_CALLBACKS_PER_CALL or len(prompt) > MAX_CALLBACK_REQUEST_CHARS:
+        return wire.dumps({"ok": False, "error": "too many or too large requests to the grader"})
     try:
         ask = wire.loads(prompt[len(wire.CALLBACK_PROMPT) :])
         function = callbacks[int(ask["callback"])]
@@ -244,10 +268,27 @@ def _answer_callback(request, callbacks):
         kwargs = wire.decode(ask.get("kwargs", {"$dict": []}))
         if type(args) is not list or type(kwargs) is not dict:
             raise wire.WireError("bad callback arguments")
+        if not _plausible(args) or not _plausible(kwargs):
+            raise ValueError("arguments too large for the grader's function")
         value = function(*args, **kwargs)
-        return wire.dumps({"ok": True, "value": wire.encode(value)})
+        reply = wire.dumps({"ok": True, "value": wire.encode(value)})
+        if len(reply) > MAX_CALLBACK_REPLY_CHARS:
+            raise ValueError("the grader's answer would be too large")
+        return reply
     except Exception as error:  # a callback's own failure, reported to the caller
         return wire.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"[:300]})
+
+
+def _plausible(data, limit=10**6):
+    """True when no array in ``data`` has more than ``limit`` entries or a side over 2000
+    (the course's arrays are tiny; a grader function's work grows with their sides)."""
+    if isinstance(data, np.ndarray):
+        return data.size <= limit and all(side <= 2000 for side in data.shape)
+    if isinstance(data, dict):
+        return all(_plausible(item, limit) for item in data.values())
+    if isinstance(data, list | tuple):
+        return all(_plausible(item, limit) for item in data)
+    return True
 
 
 def _copy_back(originals, returned):
