@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import zmq
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
@@ -29,6 +30,8 @@ from instructor import judge
 
 # A looping cell is interrupted after this many seconds; later cells still run.
 CELL_TIMEOUT_SECONDS = 15
+# The largest message the grader accepts from a kernel (a notebook's outputs are far less).
+MAX_KERNEL_MESSAGE_BYTES = 64 * 2**20
 # What a trusted class's kernel may print when it runs without the sandbox's limits.
 UNSANDBOXED_OUTPUT_BYTES = 2 * 2**20
 
@@ -121,6 +124,7 @@ class _Client(NotebookClient):
         # built from the connection file alone asks the heartbeat, which a loaded machine
         # can miss, and a healthy kernel would be stopped as dead.
         client = self.km.blocking_client()
+        client.context.setsockopt(zmq.MAXMSGSIZE, MAX_KERNEL_MESSAGE_BYTES)
         client.start_channels()
         try:
             link = judge.KernelLink(
@@ -209,6 +213,9 @@ def execute_and_judge(
     scratch = Path(tempfile.mkdtemp(prefix="gradcheck-kernel-"))
     try:
         km = sandbox.kernel_manager(scratch, limits, hide=hide) if sandboxed else None
+        if km is not None:
+            # A kernel that sends a bigger message is cut off instead of filling our memory.
+            km.context.setsockopt(zmq.MAXMSGSIZE, MAX_KERNEL_MESSAGE_BYTES)
         client = _Client(
             nb,
             source_nb,
