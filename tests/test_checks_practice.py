@@ -207,3 +207,73 @@ def test_hidden_tests_pass_the_reference_solution(solutions, capsys):
     namespace = {**_imports(), "check_gradients": solutions["check_gradients"]}
     exec(_hidden_block("check_gradients_tests"), namespace)
     assert "All 6 checks passed." in capsys.readouterr().out
+
+
+def _point_key(parameters, X, Y):
+    """Everything that makes a point: data, labels and every parameter, as bytes."""
+    return (np.asarray(X).tobytes(), np.asarray(Y).tobytes(),
+            *(name + np.asarray(value).tobytes().hex() for name, value in parameters.items()))
+
+
+def _memoizing_cheater():
+    """A check_gradients that never differentiates anything (red-team finding 6).
+
+    The first time it sees a point it calls whatever backprop it was given "correct"; at a
+    point it has seen, it calls "bug" every block whose gradient differs from the first one.
+    Against tests that pass the correct backprop first and buggy ones at the same point later,
+    it answers every case right.
+    """
+    seen = {}
+
+    def check_gradients(forward, backward, parameters, X, Y):
+        gradients = backward(X, Y, forward(X, Y, parameters)[1])
+        first = seen.setdefault(_point_key(parameters, X, Y), gradients)
+        return {name: "ok" if np.array_equal(gradients["d" + name], first["d" + name])
+                else "bug" for name in parameters}
+
+    return check_gradients
+
+
+def test_the_memoizing_cheater_wins_when_a_point_is_reused(capsys):
+    """The cheater is a real threat: correct backprop first, buggy one at the same point."""
+    namespace = {**_imports(), "check_gradients": _always("ok")}
+    with pytest.raises(CheckFailed):
+        exec(_hidden_block("check_gradients_tests"), namespace)  # for its backprops
+    capsys.readouterr()
+    cheat = _memoizing_cheater()
+    X, Y, parameters = namespace["_point_h"](1, 0.5)
+    forward = namespace["forward_propagation_n"]
+    assert "bug" not in cheat(forward, namespace["_reference_backward"], parameters, X, Y).values()
+    verdicts = cheat(forward, namespace["_first_mask_forgotten"], parameters, X, Y)
+    assert {b for b, v in verdicts.items() if v == "bug"} == {"W1", "b1"}
+
+
+def test_hidden_tests_fail_the_memoizing_cheater(capsys):
+    namespace = {**_imports(), "check_gradients": _memoizing_cheater()}
+    with pytest.raises(CheckFailed, match=r"\(hidden tests\)") as info:
+        exec(_hidden_block("check_gradients_tests"), namespace)
+    capsys.readouterr()
+    failed = {r.label for r in info.value.results if not r.ok}
+    assert failed == {"a missing 1/m in db3 is found in b3 only",
+                      "a sign slip in dW3 is found in W3 only",
+                      "a forgotten ReLU mask is found in W1 and b1 only"}
+
+
+def test_every_hidden_case_has_a_point_of_its_own(capsys):
+    """No hidden call shares its point with another call, hidden or visible."""
+    points = []
+
+    def recording(forward, backward, parameters, X, Y):
+        points.append(_point_key(parameters, X, Y))
+        return dict.fromkeys(parameters, "ok")
+
+    with pytest.raises(CheckFailed):
+        checks.check_gradients_test(recording)
+    visible = set(points)
+    points.clear()
+    namespace = {**_imports(), "check_gradients": recording}
+    with pytest.raises(CheckFailed):
+        exec(_hidden_block("check_gradients_tests"), namespace)
+    capsys.readouterr()
+    assert len(points) == 6
+    assert len(set(points)) == len(points) and not visible & set(points)
