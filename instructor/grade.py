@@ -316,22 +316,27 @@ class ClassGrader:
         return expected is not None and expected == content_hash(self.release_dir)
 
     def _gradebook_matches(self) -> bool:
-        """The gradebook's source cells have the checksums of the source notebooks' cells."""
+        """The gradebook's record of every test and locked cell has the source notebooks' text.
+
+        nbgrader restores those cells from the gradebook into every submission, so a
+        changed record would change what every later student is graded with. (Answer
+        cells are recorded as their stubs: nothing to compare.)
+        """
         from nbgrader.api import Gradebook, MissingEntry
-        from nbgrader.utils import compute_checksum, is_grade, is_locked, is_solution
+        from nbgrader.utils import is_grade, is_locked, is_solution
 
         with Gradebook(self.db_url, self.course_id) as gb:
             for name in notebook_names(self.source_root / self.assignment):
                 nb = nbformat.read(self.source_root / self.assignment / name, as_version=4)
                 for cell in nb.cells:
-                    if not (is_grade(cell) or is_solution(cell) or is_locked(cell)):
+                    if is_solution(cell) or not (is_grade(cell) or is_locked(cell)):
                         continue
                     grade_id = cell.metadata["nbgrader"]["grade_id"]
                     try:
                         stored = gb.find_source_cell(grade_id, Path(name).stem, self.assignment)
                     except MissingEntry:
                         return False
-                    if stored.checksum != compute_checksum(cell):
+                    if stored.source.strip() != cell.source.strip():
                         return False
         return True
 

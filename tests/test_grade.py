@@ -52,7 +52,9 @@ def secret_lines(source_root: Path = SOURCE_ROOT) -> set[str]:
                     inside = False
                 elif line.strip():
                     (hidden if inside else visible).add(line.strip())
-    return hidden - visible
+    # A hidden line found inside a visible one (the correct backprop's line is a prefix of
+    # the buggy one's, which ends in "* 2") gives nothing away either.
+    return {line for line in hidden - visible if not any(line in v for v in visible)}
 
 
 def cell_points(out: Path) -> dict[str, dict[str, float]]:
@@ -346,7 +348,7 @@ def test_no_attack_reached_outside_its_sandbox(graded):
     time.sleep(4)
     assert (graded["out"] / GRADES_FILE).read_bytes() == graded["csv"]
     text = graded["csv"].decode()
-    assert "forged" not in text and "spoiled" not in text
+    assert "forged,99" not in text and "spoiled" not in text
     assert text.count("\n") == len(graded["students"]) + 1
     assert b"spoiled" not in (graded["out"] / "gradebook.db").read_bytes()
 
@@ -368,6 +370,8 @@ def test_feedback_never_shows_hidden_tests(graded):
 def test_example_class_holds_no_hidden_tests(graded):
     secrets = secret_lines(graded["source"])
     for path in graded["submissions"].rglob("*.ipynb"):
+        if path.is_symlink():  # symlinked_source points at the source on purpose
+            continue
         text = path.read_text(encoding="utf-8")
         assert not [line for line in secrets if line in text], path
 
