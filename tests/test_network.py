@@ -139,6 +139,8 @@ def test_no_backprop_a_student_can_read_passes_the_course_case():
     for function in candidates:
         try:
             grad = gradients_to_vector(function(X, Y, cache))
-        except NotImplementedError:
+        except (NotImplementedError, AttributeError, KeyError, TypeError, ValueError):
+            # A stub, or a backprop of another network (notebook 4's stand-ins): either way
+            # it does not give the course network's correct gradients.
             continue
         assert not np.allclose(grad, expected, rtol=1e-5, atol=1e-8), function.__qualname__
