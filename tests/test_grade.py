@@ -398,7 +398,7 @@ def test_rerun_changes_nothing(graded):
 def test_a_new_submission_regrades_only_that_student(graded, tmp_path):
     """Runs last: it changes the shared output (blank_release hands in a full solution)."""
     submissions = tmp_path / "submissions"
-    shutil.copytree(graded["submissions"], submissions)
+    shutil.copytree(graded["submissions"], submissions, symlinks=True)
     target = submissions / "blank_release" / ASSIGNMENT
     shutil.rmtree(target)
     shutil.copytree(submissions / "full_solution" / ASSIGNMENT, target)
