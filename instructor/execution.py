@@ -18,6 +18,7 @@ import asyncio
 import json
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,6 +158,30 @@ def _cell_name(cell, index):
     return f"cell {grade_id}" if grade_id else f"cell {index + 1}"
 
 
+def _run_to_completion(coroutine):
+    """``asyncio.run``, or, where an event loop already runs in this thread (a notebook, a
+    test framework), the same in a thread of its own, which lives as long as the kernel:
+    the sandbox dies with the thread that started it."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name="gradcheck-notebook")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 def _note_timeout(cell, index, problems):
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error" and output.get("ename") in (
@@ -229,7 +254,7 @@ def execute_and_judge(
             extra_arguments=["--HistoryManager.hist_file=:memory:"],
         )
         try:
-            asyncio.run(client.run_and_judge(str(scratch)))
+            _run_to_completion(client.run_and_judge(str(scratch)))
             # What the sandbox saw: a cap hit, an interrupt that needed a kill, ...
             client.problems.extend(
                 i for i in getattr(km, "incidents", ()) if i not in client.problems

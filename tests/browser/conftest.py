@@ -31,7 +31,9 @@ def skip_or_fail(message: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while
+# it is open, and code that runs its own loop (grading, the sandbox tests) must not meet it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
     """Debian's Chromium, headless, launched once for all journeys."""
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
