@@ -4,7 +4,6 @@ Every run grades the same small class (a few example students, sandboxed) and mu
 exactly what a serial run gives: scores, statuses and feedback.
 """
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from instructor.course import REPO_ROOT, SOURCE_ROOT, find_assignment
@@ -27,12 +27,28 @@ CLASS = ["blank_release", "duplicated_cell", "full_solution", "kernel_dies", "vi
 
 
 def outcome(rows, out: Path) -> dict:
-    """What a run decides: each student's scores and status, and their feedback files."""
-    feedback = {
-        str(path.relative_to(out / "feedback")): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted((out / "feedback").rglob("*.html"))
+    """What a run decides: each student's scores and status, which feedback files exist, and
+    the judge's report in every test cell (what feedback says about each test).
+
+    The rest of a feedback file is the student's own output, which differs from run to run
+    by itself (notebook 4 prints a measured time ratio; a print may arrive in two pieces).
+    """
+    folder = out / "feedback"
+    feedback = sorted(str(path.relative_to(folder)) for path in folder.rglob("*.html"))
+    reports = {}
+    for path in sorted((out / "autograded").rglob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and cell.cell_type == "code":
+                key = f"{path.relative_to(out / 'autograded')}:{meta['grade_id']}"
+                reports[key] = [
+                    (o.output_type, o.get("text") or o.get("evalue")) for o in cell.outputs
+                ]
+    return {
+        "rows": {r.student_id: (r.scores, r.status) for r in rows},
+        "feedback": feedback,
+        "reports": reports,
     }
-    return {"rows": {r.student_id: (r.scores, r.status) for r in rows}, "feedback": feedback}
 
 
 @pytest.fixture(scope="module")
