@@ -33,8 +33,20 @@ from instructor.example_class import build_example_class
 from instructor.grade import ClassGrader, grade_class
 
 CELL_TIMEOUT = 15  # seconds, as c.Execute.timeout in nbgrader_config.py
-# Students left out: their cost is a deliberate 15 s time-out, not grading.
-SLOW_ON_PURPOSE = {"infinite_loop"}
+# Students left out: a deliberate 15 s time-out is not grading cost, and the attacks must
+# not run where the floor runs them, outside any sandbox (kills_the_grader killed an
+# earlier run of this benchmark: its kernel's parent is the benchmark itself).
+LEFT_OUT = {
+    "infinite_loop",
+    "kills_the_grader",
+    "touches_the_class",
+    "lingering_daemon",
+    "resource_hog",
+    "leak_attempt",
+    "patched_checks",
+    "shadow_package",
+    "symlinked_source",
+}
 
 
 def make_class(release_dir: Path, source_dir: Path, dest: Path, students: int) -> list[str]:
@@ -43,7 +55,7 @@ def make_class(release_dir: Path, source_dir: Path, dest: Path, students: int) -
     names = [
         name
         for name in build_example_class(release_dir, source_dir, examples)
-        if name not in SLOW_ON_PURPOSE
+        if name not in LEFT_OUT
     ]
     chosen = list(itertools.islice(itertools.cycle(names), students))
     for number, name in enumerate(chosen):
