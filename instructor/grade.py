@@ -462,14 +462,6 @@ class ClassGrader:
             _save_state(self.out, self.state)
         self.running = None
 
-    def grade_student(self, submissions: Path, student_id: str) -> bool:
-        """Prepare and grade one student here; return True if they were graded."""
-        job = self.prepare(submissions, student_id)
-        if job is None:
-            return False
-        self.record(job)
-        return True
-
     def _note(self, student_id, digest, problems, graded) -> None:
         self.state["students"][student_id] = {
             "hash": digest,

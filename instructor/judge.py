@@ -457,11 +457,6 @@ class _Part:
         return Verdict(self.grade_id, error is None, report, error, self.judge_error, self.detail)
 
 
-def judge_cell(cell, namespace) -> Verdict:
-    """Run one instructor test cell in ``namespace`` (visible part, then hidden); never raises."""
-    return judge_cells([cell], namespace)[0]
-
-
 def judge_cells(cells, namespace) -> list[Verdict]:
     """Run test cells: every cell's visible part first, then every hidden part.
 

@@ -219,7 +219,7 @@ def answer_errors(autograded: Path) -> list[str]:
     """Name the answer cells that raised when run (a SyntaxError, say), one message per notebook.
 
     A wrong answer only costs points; an answer cell that does not even run is worth telling
-    the instructor plainly. Time-outs are reported by :func:`timed_out`.
+    the instructor plainly. Time-outs are reported by the run itself (instructor.execution).
 
     Returns
     -------
@@ -234,20 +234,10 @@ def answer_errors(autograded: Path) -> list[str]:
         if cell.cell_type != "code" or not meta.get("solution"):
             continue
         for output in cell.get("outputs", []):
-            # A time-out shows as the interrupt it caused; timed_out() reports those.
+            # A time-out shows as the interrupt it caused; the run reports those.
             if output.get("output_type") == "error" and output.get("ename") not in INTERRUPTED:
                 broken.append(f"{meta.get('grade_id')} ({output.get('ename')})")
                 break
     if not broken:
         return []
     return [f"errors in answer cells of {Path(autograded).name}: {', '.join(broken)}"]
-
-
-def timed_out(autograded: Path) -> bool:
-    """Return True when a cell of the autograded notebook was interrupted by the timeout."""
-    nb = nbformat.read(autograded, as_version=4)
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and output.get("ename") == TIMEOUT_ERROR:
-                return True
-    return False
