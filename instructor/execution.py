@@ -126,7 +126,10 @@ class _Client(NotebookClient):
         # can miss, and a healthy kernel would be stopped as dead.
         client = self.km.blocking_client()
         client.context.setsockopt(zmq.MAXMSGSIZE, MAX_KERNEL_MESSAGE_BYTES)
-        client.start_channels()
+        # No heartbeat channel: the manager says whether the kernel lives. Its thread opens
+        # its socket late, and after a quick judgement (a dead kernel) it would find the
+        # context already closed and fail in the background.
+        client.start_channels(hb=False)
         try:
             link = judge.KernelLink(
                 client=client,
