@@ -3,9 +3,11 @@
 A kernel started by :func:`kernel_manager` runs as the unprivileged user 65534 in its own
 user, mount, PID, network, IPC and UTS namespaces (``bwrap --unshare-all``):
 
-- it sees the system and the Python environment read-only, its work folder read-write, a
-  private ``/tmp`` (also its HOME) and nothing else: the repository, the home folders,
-  ``/run`` and every folder the caller names are empty and read-only;
+- its root starts empty: it sees the system folders (``/usr``, ``/etc`` and the ``/bin``,
+  ``/lib`` links) and the Python environment read-only, its work folder read-write, a
+  private ``/tmp`` (also its HOME) and nothing else of the machine: no repository, home
+  folder or other copy of the course, wherever it lives; a folder the caller names that
+  lies inside a visible one (the repository around the venv) is empty and read-only;
 - it has no network but its own loopback: it talks to the grader over unix sockets
   (jupyter_client's ``ipc`` transport) in a private socket folder bound into the sandbox;
 - it is the second process of its PID namespace, so when it ends, or when bubblewrap is
@@ -61,8 +63,9 @@ INSTALL_HINT = "apt-get install -y --no-install-recommends bubblewrap"
 REPOSITORY = Path(__file__).resolve().parent.parent
 # The trusted, installed packages the kernel may import (read-only), wherever they live.
 TRUSTED_PACKAGES = ("course_utils",)
-# Hidden from every sandbox besides the repository and the caller's folders.
-ALWAYS_HIDDEN = ("/home", "/root", "/run", "/var/tmp", "/srv", "/mnt", "/media")
+# The machine's folders a sandbox sees (read-only), besides the Python environment: the
+# programs, libraries and settings a kernel needs. Nothing else of the machine is there.
+SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 # Size of the sandbox's private /tmp (it lives in memory).
 TMP_BYTES = 64 * 2**20
 # Fewer threads (each counts against the process cap) and a smaller address space.
@@ -198,62 +201,59 @@ def _font_caches() -> list[Path]:
 def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=(), files=None) -> list[str]:
     """The command that runs ``inner`` in a sandbox whose only writable folder is ``workdir``.
 
+    The sandbox's root starts empty: only the system folders, the Python environment and
+    the trusted packages are bound into it (read-only), so no copy of the course anywhere
+    on the machine (another checkout, a colleague's folder) is visible, whatever its path.
+    Folders in ``hide`` (and the repository) are masked where they lie inside a visible one.
+
     ``files`` maps paths inside the sandbox's /tmp to open file descriptors: bubblewrap
     copies each into the sandbox (the descriptors must be passed to it).
-
-    Mounts are ordered by depth, so a folder bound inside a hidden one (the venv inside the
-    repository) is mounted after the tmpfs that hides its parent.
     """
     as_root = _running_as_root()
+    system = [Path(folder) for folder in SYSTEM_FOLDERS if os.path.lexists(folder)]
+    links = [path for path in system if path.is_symlink()]
+    readonly = [path for path in system if not path.is_symlink()]
+    readonly += [
+        path for path in _python_paths()
+        if path.exists() and not any(_inside(path, folder) for folder in readonly)
+    ]
+    readonly = sorted(
+        p for p in set(readonly) if not any(p != o and _inside(p, o) for o in readonly)
+    )
+    writable = [workdir, layout.sockets]
+    visible = readonly + writable
     hidden: list[Path] = []
-    for raw in (*ALWAYS_HIDDEN, REPOSITORY, *hide):
+    for raw in (REPOSITORY, *hide):
         path = Path(os.path.abspath(raw))
         if path == Path("/"):
             raise ValueError("cannot hide / from the sandbox: name the folders to hide")
-        # /tmp is private already; a missing path has nothing to hide.
-        if (_inside(path, Path("/tmp")) and not _inside(path, workdir)) or not path.exists():
+        # Only what lies inside a visible folder needs masking; /tmp is private already.
+        if not path.exists() or (_inside(path, Path("/tmp")) and not _inside(path, workdir)):
             continue
-        hidden.append(path)
-    readonly = [path for path in _python_paths() if path.exists()]
-    writable = [workdir, layout.sockets]
-    dests = readonly + writable
-    if as_root:
-        # The sandbox user could not even reach a bind target below a root-only folder:
-        # hiding such a folder shows nothing that was visible before.
-        for dest in dests:
-            for parent in reversed(dest.parents):
-                if not _inside(parent, Path("/tmp")) and _opaque_to_others(parent):
-                    hidden.append(parent)
-                    break
-    hidden = sorted(set(hidden))
-    hidden = [h for h in hidden if not any(h != o and _inside(h, o) for o in hidden)]
-
-    def needed(path):
-        """Read-only folders only need a bind when something hides them (/tmp does)."""
-        return any(_inside(path, h) for h in [*hidden, Path("/tmp")]) or (
-            as_root and any(_opaque_to_others(p) for p in path.parents)
-        )
-
-    readonly = [path for path in readonly if needed(path)]
-    readonly = [p for p in set(readonly) if not any(p != o and _inside(p, o) for o in readonly)]
+        if any(_inside(path, folder) for folder in visible):
+            hidden.append(path)
+    hidden = sorted(h for h in set(hidden) if not any(h != o and _inside(h, o) for o in hidden))
 
     staged: list[str] = []
     mounts = []  # (depth, order, bwrap arguments)
-    for path in hidden:
-        if path.is_dir():
-            mounts.append((len(path.parts), 0, ["--tmpfs", str(path)]))
-        else:
-            mounts.append((len(path.parts), 0, ["--ro-bind", "/dev/null", str(path)]))
+    for path in links:
+        mounts.append((len(path.parts), 0, ["--symlink", os.readlink(path), str(path)]))
     for path, option in [(p, "--ro-bind") for p in readonly] + [(p, "--bind") for p in writable]:
         source = str(path)
-        if as_root and path != layout.sockets:
+        # As root, bubblewrap runs as the sandbox user, who cannot reach a folder below a
+        # root-only one (a pyenv Python under /root): root binds it to a staging point.
+        if as_root and path != layout.sockets and any(map(_opaque_to_others, path.parents)):
             point = layout.stage_point()
             staged += [source, str(point)]
             source = str(point)
         mounts.append((len(path.parts), 1, [option, source, str(path)]))
+    for path in hidden:
+        if path.is_dir():
+            mounts.append((len(path.parts), 2, ["--tmpfs", str(path)]))
+        else:
+            mounts.append((len(path.parts), 2, ["--ro-bind", "/dev/null", str(path)]))
     args = [
         _tool("bwrap"),
-        "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
         "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
@@ -262,11 +262,12 @@ def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=(), files=None)
         args += ["--perms", "0644", "--file", str(fd), dest]
     for _, _, mount in sorted(mounts, key=lambda m: (m[0], m[1], m[2][-1])):
         args += mount
-    # Empty hiding folders and /dev (its shm) are in memory: the kernel may not fill them.
+    # The root, empty hiding folders and /dev (its shm) are in memory: the kernel may not
+    # fill them.
     for path in hidden:
         if path.is_dir():
             args += ["--remount-ro", str(path)]
-    args += ["--remount-ro", "/dev"]
+    args += ["--remount-ro", "/dev", "--remount-ro", "/"]
     args += [
         "--unshare-all", "--unshare-user", "--disable-userns",
         "--hostname", "sandbox",

@@ -4,8 +4,8 @@ import threading
 
 import nbformat
 import pytest
-
 from conftest import NOTEBOOKS
+
 from instructor import execution
 
 pytestmark = pytest.mark.slow

@@ -8,6 +8,7 @@ memory or processes) and checks, from the grader's side, that it could not.
 import asyncio
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -20,7 +21,9 @@ from nbclient.exceptions import DeadKernelError
 from instructor.sandbox import (
     REPOSITORY,
     SANDBOX_UID,
+    SYSTEM_FOLDERS,
     Limits,
+    _python_paths,
     kernel_manager,
     sandbox_problem,
 )
@@ -206,6 +209,38 @@ def test_kernel_reads_only_its_own_folder(kernel, workdir):
         str(outside): "FileNotFoundError",
         str(repository): "FileNotFoundError",
     }
+
+
+_WALK_FOR_COURSE_COPIES = """
+import json, os
+found = []
+for top in sorted(os.listdir("/")):
+    if top in ("proc", "sys", "dev"):
+        continue
+    for folder, _, names in os.walk("/" + top):
+        if folder.endswith("/notebooks/gradient_checking"):
+            found += [os.path.join(folder, name) for name in names]
+print(json.dumps([sorted(os.listdir("/")), found]))
+"""
+
+
+def test_no_copy_of_the_course_elsewhere_on_the_machine_is_visible(kernel):
+    """Another checkout (say a colleague's, beside ours) must not show through the sandbox.
+
+    The attack prints every instructor notebook it can find into its own feedback; the
+    sandbox's root holds only the system folders and the Python environment.
+    """
+    other = REPOSITORY.parent / f"other-checkout-{os.getpid()}"
+    planted = other / "notebooks" / "gradient_checking"
+    planted.mkdir(parents=True)
+    (planted / "01_gradient_check_1d.ipynb").write_text("hidden tests here")
+    try:
+        top, found = kernel.json(_WALK_FOR_COURSE_COPIES)
+    finally:
+        shutil.rmtree(other)
+    assert found == []
+    python = {Path(p).parts[1] for p in _python_paths()}
+    assert set(top) <= {Path(f).name for f in SYSTEM_FOLDERS} | python | {"dev", "proc", "tmp"}
 
 
 def test_kernel_writes_only_its_own_folder(kernel, workdir):
