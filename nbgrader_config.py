@@ -6,7 +6,6 @@ from pathlib import Path
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
-    CheckCellMetadata,
     ClearHiddenTests,
     GetGrades,
     IgnorePattern,
@@ -17,7 +16,7 @@ from nbgrader.preprocessors import (
 # nbgrader's console scripts (and the lab extension) do not put this folder on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from instructor.feedback import ScrubHiddenTracebacks
-from instructor.nbgrader_adapter import TrustedExecute
+from instructor.nbgrader_adapter import SANITIZE, CheckCellMetadataOnce, TrustedExecute
 
 c = get_config()
 
@@ -30,8 +29,10 @@ c.CourseDirectory.release_directory = "release"
 c.Execute.timeout = 15
 
 # Student code runs only in a sandboxed kernel, and tests are judged outside it: nbgrader's
-# Execute is replaced by TrustedExecute (instructor/nbgrader_adapter.py); the rest of
-# nbgrader's autograde chain is unchanged.
+# Execute is replaced by TrustedExecute (instructor/nbgrader_adapter.py). CheckCellMetadata
+# is replaced by CheckCellMetadataOnce (the same rules, the schema checked once, not once a
+# cell); the rest of nbgrader's autograde chain is unchanged.
+c.Autograde.sanitize_preprocessors = SANITIZE
 c.Autograde.autograde_preprocessors = [
     TrustedExecute,
     IgnorePattern,
@@ -39,7 +40,7 @@ c.Autograde.autograde_preprocessors = [
     LimitOutput,
     SaveAutoGrades,
     AssignLatePenalties,
-    CheckCellMetadata,
+    CheckCellMetadataOnce,
 ]
 
 # A deleted test cell is put back from the gradebook instead of becoming "needs manual grade".

@@ -1,0 +1,79 @@
+"""instructor.nbgrader_adapter: the pieces plugged into nbgrader's autograde.
+
+TrustedExecute runs in every grading test (test_grade.py, test_workers.py); here, the
+faster metadata check is held to nbgrader's own, cell by cell, on valid and broken cells.
+"""
+
+import copy
+
+import nbformat
+import pytest
+from conftest import NOTEBOOKS
+from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+
+from instructor.nbgrader_adapter import CheckCellMetadataOnce, FastMetadataValidator
+
+
+def _graded_cells():
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        yield from (cell for cell in nb.cells if "nbgrader" in cell.metadata)
+
+
+BREAKAGES = {
+    "no grade_id": lambda meta: meta.pop("grade_id"),
+    "empty grade_id": lambda meta: meta.update(grade_id=""),
+    "points as text": lambda meta: meta.update(points="ten"),
+    "negative points": lambda meta: meta.update(points=-1),
+    "grade as text": lambda meta: meta.update(grade="yes"),
+    "no locked flag": lambda meta: meta.pop("locked"),
+    "an unknown key": lambda meta: meta.update(surprise=1),
+    "old schema": lambda meta: meta.update(schema_version=2),
+    "new schema": lambda meta: meta.update(schema_version=4),
+    "no schema": lambda meta: meta.pop("schema_version"),
+    "not a dict": None,
+}
+
+
+def _outcome(validator, cell):
+    try:
+        validator.validate_cell(cell)
+    except Exception as error:  # nbgrader's errors, or whatever garbage makes it raise
+        return type(error).__name__, str(error)
+    return "valid", ""
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_the_fast_check_agrees_with_nbgrader_on_every_cell(breakage):
+    cells = list(_graded_cells())
+    assert cells, "the source notebooks should have nbgrader cells"
+    ours, theirs = FastMetadataValidator(), MetadataValidator()
+    outcomes = set()
+    for cell in cells:
+        cell = copy.deepcopy(cell)
+        if BREAKAGES[breakage] is None:
+            cell.metadata["nbgrader"] = "not metadata"
+        else:
+            BREAKAGES[breakage](cell.metadata["nbgrader"])
+        expected = _outcome(theirs, cell)
+        assert _outcome(ours, cell) == expected, (breakage, cell.metadata["nbgrader"])
+        outcomes.add(expected[0])
+    # Each breakage must be caught by nbgrader on at least some cell: else it tests nothing.
+    assert outcomes - {"valid"}, f"nbgrader accepts {breakage!r} everywhere"
+
+
+def test_every_cell_of_the_course_is_valid_for_both():
+    for cell in _graded_cells():
+        assert _outcome(FastMetadataValidator(), cell) == ("valid", "")
+        assert _outcome(MetadataValidator(), cell) == ("valid", "")
+
+
+def test_a_notebook_with_a_duplicated_grade_id_fails_the_preprocessor():
+    (path, *_) = sorted(NOTEBOOKS.glob("*.ipynb"))
+    nb = nbformat.read(path, as_version=4)
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")]
+    graded[1].metadata["nbgrader"]["grade_id"] = graded[0].metadata["nbgrader"]["grade_id"]
+    with pytest.raises(ValidationError, match="may be corrupted"):
+        CheckCellMetadataOnce().preprocess(nb, {})
+    with pytest.raises(ValidationError, match="Duplicate grade id"):
+        MetadataValidator().validate_nb(nb)
