@@ -20,6 +20,15 @@ from instructor.execution import execute_and_judge, notebook_from_data
 
 # How many times Dask may lose a worker while it runs one student before giving up on it.
 ALLOWED_WORKER_DEATHS = 2
+# Dask settings of a grading run (and of the workers of the embedded cluster). A worker
+# samples its threads' stacks every 10 ms for its dashboard's profile by default: CPU taken
+# from the kernels it runs, for a profile nobody reads here.
+DASK_CONFIG = {
+    "distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS,
+    "distributed.worker.profile.enabled": False,
+}
+# The same worker setting for workers started by hand (``dask worker``), as environment.
+WORKER_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 
 
 class WorkerProblem(RuntimeError):
@@ -85,7 +94,7 @@ def dask_runner(workers: int | None = None, scheduler: str | None = None):
     import dask
     from distributed import Client, LocalCluster, as_completed
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}):
+    with dask.config.set(DASK_CONFIG):
         cluster = None
         if scheduler:
             client = Client(scheduler, timeout="30s")
