@@ -22,9 +22,12 @@ from instructor.grade import ClassGrader, grade_class
 pytestmark = pytest.mark.slow
 
 ASSIGNMENT = find_assignment(SOURCE_ROOT)
-# Nothing, a full solution, a dying kernel: small, so that seven runs of it stay quick
-# (every kind of student is graded in tests/test_grade.py).
+# Nothing, a full solution, a dying kernel, on the assignment's first two notebooks: small,
+# so that seven runs of it stay quick (every kind of student, on every notebook, is graded
+# in tests/test_grade.py). How a class is spread over workers does not depend on which
+# notebooks it holds.
 CLASS = ["blank_release", "full_solution", "kernel_dies"]
+NOTEBOOKS = 2
 
 
 def outcome(rows, out: Path) -> dict:
@@ -59,7 +62,9 @@ def small_class(tmp_path_factory):
     source = root / "source"
     import shutil
 
-    shutil.copytree(SOURCE_ROOT / ASSIGNMENT, source / ASSIGNMENT)
+    (source / ASSIGNMENT).mkdir(parents=True)
+    for path in sorted((SOURCE_ROOT / ASSIGNMENT).glob("*.ipynb"))[:NOTEBOOKS]:
+        shutil.copy2(path, source / ASSIGNMENT / path.name)
     out = root / "serial"
     ClassGrader(out, source_root=source, assignment=ASSIGNMENT, echo=print).setup()
     everyone = root / "everyone"
@@ -68,6 +73,7 @@ def small_class(tmp_path_factory):
     for student in CLASS:
         shutil.copytree(everyone / student, submissions / student)
     rows = grade_class(submissions, out, source_root=source, workers=1, echo=print)
+    assert len(list((out / "feedback" / "full_solution").rglob("*.html"))) == NOTEBOOKS
     return {"root": root, "source": source, "submissions": submissions,
             "serial": outcome(rows, out)}
 
