@@ -4,9 +4,12 @@ import threading
 
 import nbformat
 import pytest
-from conftest import NOTEBOOKS
 
 from instructor import execution
+from instructor.course import SOURCE_ROOT, find_assignment
+
+NOTEBOOKS = SOURCE_ROOT / find_assignment(SOURCE_ROOT)
+
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,12 @@ import copy
 
 import nbformat
 import pytest
-from conftest import NOTEBOOKS
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
+from instructor.course import SOURCE_ROOT, find_assignment
 from instructor.nbgrader_adapter import CheckCellMetadataOnce, FastMetadataValidator
+
+NOTEBOOKS = SOURCE_ROOT / find_assignment(SOURCE_ROOT)
 
 
 def _graded_cells():
