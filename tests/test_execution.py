@@ -6,12 +6,30 @@ import nbformat
 import pytest
 
 from instructor import execution
-from instructor.course import SOURCE_ROOT, find_assignment
+from instructor.course import REPO_ROOT, SOURCE_ROOT, find_assignment
 
 NOTEBOOKS = SOURCE_ROOT / find_assignment(SOURCE_ROOT)
 
 
 pytestmark = pytest.mark.slow
+
+
+RELEASE = REPO_ROOT / "release" / NOTEBOOKS.name
+
+
+@pytest.mark.parametrize("name", [path.name for path in sorted(NOTEBOOKS.glob("*.ipynb"))[2:]])
+def test_the_later_notebooks_are_judged_in_the_sandbox_all_right_or_all_wrong(name):
+    """The solution passes every test cell and the blank release none, judged as in grading.
+
+    (The example class is graded on the first two notebooks in test_grade.py; these have
+    callbacks to grader-side backprops and the longest hidden tests.)
+    """
+    source = nbformat.read(NOTEBOOKS / name, as_version=4)
+    solved = execution.execute_and_judge(nbformat.read(NOTEBOOKS / name, as_version=4), source)
+    assert solved.verdicts and all(v.passed for v in solved.verdicts), solved.problems
+    blank = execution.execute_and_judge(nbformat.read(RELEASE / name, as_version=4), source)
+    assert len(blank.verdicts) == len(solved.verdicts)
+    assert not any(v.passed for v in blank.verdicts), blank.problems
 
 
 def _first_notebook():
