@@ -213,10 +213,8 @@ def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=(), files=None)
     system = [Path(folder) for folder in SYSTEM_FOLDERS if os.path.lexists(folder)]
     links = [path for path in system if path.is_symlink()]
     readonly = [path for path in system if not path.is_symlink()]
-    readonly += [
-        path for path in _python_paths()
-        if path.exists() and not any(_inside(path, folder) for folder in readonly)
-    ]
+    readonly += [path for path in _python_paths() if path.exists()]
+    # One bind per outermost folder (a Python under /usr is visible with /usr).
     readonly = sorted(
         p for p in set(readonly) if not any(p != o and _inside(p, o) for o in readonly)
     )

@@ -27,8 +27,13 @@ DASK_CONFIG = {
     "distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS,
     "distributed.worker.profile.enabled": False,
 }
-# The same worker setting for workers started by hand (``dask worker``), as environment.
-WORKER_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+# The same worker settings for workers started by hand (``dask worker``), as Dask reads them
+# from the environment.
+WORKER_ENV = {
+    "DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+    for key, value in DASK_CONFIG.items()
+    if key.startswith("distributed.worker.")
+}
 
 
 class WorkerProblem(RuntimeError):
