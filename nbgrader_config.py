@@ -15,7 +15,7 @@ from nbgrader.preprocessors import (
 
 # nbgrader's console scripts (and the lab extension) do not put this folder on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from instructor.feedback import ScrubHiddenTracebacks
+from instructor.feedback import InertOutputMetadata, SanitizedMarkdown, ScrubHiddenTracebacks
 from instructor.nbgrader_adapter import SANITIZE, CheckCellMetadataOnce, TrustedExecute
 
 c = get_config()
@@ -55,6 +55,13 @@ c.GenerateFeedback.preprocessors = [
     ClearHiddenTests,
     CSSHTMLHeaderPreprocessor,
 ]
+
+# Feedback and Formgrader pages are served from the course's Jupyter server: nothing a student
+# wrote or displayed may become script there (it would run with the instructor's session).
+# These settings reach every HTMLExporter nbgrader makes, Formgrader's included.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {"markdown2html": SanitizedMarkdown}
+c.HTMLExporter.preprocessors = [InertOutputMetadata]
 
 # Each kernel would otherwise print ipykernel's "running over TCP" warning into the log.
 c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]

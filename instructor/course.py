@@ -113,6 +113,7 @@ def load_config(root: Path, config_file: Path = CONFIG_FILE, db_url: str | None 
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     _require_scrubbed_feedback(config)
+    _require_safe_pages(config)
     return config
 
 
@@ -136,6 +137,29 @@ def _require_scrubbed_feedback(config: Config) -> None:
             f"{CONFIG_FILE.name} must list ScrubHiddenTracebacks before ClearHiddenTests in "
             "GenerateFeedback.preprocessors (feedback would show hidden tests); it lists "
             f"{[p.__name__ for p in chain]}"
+        )
+
+
+def _require_safe_pages(config: Config) -> None:
+    """Refuse a config whose feedback or Formgrader pages could run a student's script."""
+    from instructor.feedback import InertOutputMetadata, SanitizedMarkdown
+
+    exporter = config.HTMLExporter
+    missing = [
+        setting
+        for setting, present in [
+            ("HTMLExporter.sanitize_html = True", exporter.get("sanitize_html") is True),
+            ('HTMLExporter.filters = {"markdown2html": SanitizedMarkdown}',
+             exporter.get("filters", {}).get("markdown2html") is SanitizedMarkdown),
+            ("InertOutputMetadata in HTMLExporter.preprocessors",
+             InertOutputMetadata in exporter.get("preprocessors", [])),
+        ]
+        if not present
+    ]
+    if missing:
+        raise GradingError(
+            f"{CONFIG_FILE.name} lacks {'; '.join(missing)}: feedback and Formgrader pages "
+            "would run script a student wrote or displayed"
         )
 
 

@@ -75,3 +75,17 @@ def test_grading_refuses_a_config_whose_feedback_could_show_hidden_tests(tmp_pat
         load_config(tmp_path / "course", config_file=bare)
     # The repository's own config passes.
     load_config(tmp_path / "course")
+
+
+def test_grading_refuses_a_config_whose_pages_could_run_a_students_script(tmp_path):
+    config = tmp_path / "nbgrader_config.py"
+    config.write_text(
+        "from nbgrader.preprocessors import ClearHiddenTests, GetGrades\n"
+        "from instructor.feedback import ScrubHiddenTracebacks\n"
+        "c = get_config()\n"
+        "c.GenerateFeedback.preprocessors = [GetGrades, ScrubHiddenTracebacks, ClearHiddenTests]\n"
+    )
+    with pytest.raises(GradingError, match="would run script a student wrote") as refused:
+        load_config(tmp_path / "course", config_file=config)
+    for setting in ("sanitize_html", "SanitizedMarkdown", "InertOutputMetadata"):
+        assert setting in str(refused.value)
