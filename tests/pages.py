@@ -71,13 +71,13 @@ def live_payloads(html: str) -> list[str]:
     return parser.found
 
 
-def render(nb, template: str, course_settings: bool = True) -> str:
+def render(nb, template: str, course_settings: bool = True, exporter=HTMLExporter) -> str:
     """Render `nb` as nbgrader's `template` ("feedback" or "formgrade") page does."""
     config = Config(load_config(Path("course")) if course_settings else {})
     config.HTMLExporter.template_name = template
     config.HTMLExporter.extra_template_basedirs = [str(NBGRADER_TEMPLATES)]
     config.HTMLExporter.extra_template_paths = [str(BOOTSTRAP_CSS)]
-    html, _ = HTMLExporter(config=config).from_notebook_node(
+    html, _ = exporter(config=config).from_notebook_node(
         copy.deepcopy(nb), resources=copy.deepcopy(RESOURCES)
     )
     return html

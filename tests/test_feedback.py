@@ -7,6 +7,7 @@ the course's settings, so a pass means the settings stopped them.
 
 from __future__ import annotations
 
+import copy
 from html.parser import HTMLParser
 
 import nbformat
@@ -16,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from pages import MARK, NBGRADER_TEMPLATES, live_payloads, render
 
 from instructor.course import SOURCE_ROOT, find_assignment
-from instructor.feedback import clean_markdown_html
+from instructor.feedback import NO_ALT_TEXT, FeedbackExporter, clean_markdown_html, with_alt_text
 
 MARKDOWN_ATTACKS = {
     "script": f"An answer <script>{MARK}()</script>",
@@ -135,3 +136,41 @@ def test_the_checker_reads_attributes_as_a_browser_does():
 def test_the_pages_are_rendered_with_nbgraders_own_templates():
     for template in ("feedback", "formgrade"):
         assert (NBGRADER_TEMPLATES / template / "index.html.j2").is_file()
+
+
+def _with_scores(nb):
+    """`nb` as GetGrades leaves it for the feedback template: every graded cell scored."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if grading.get("grade") or grading.get("points") is not None:
+            grading["score"] = grading.get("points", 0)
+            grading.setdefault("points", 0)
+    return nb
+
+
+@pytest.mark.parametrize("path", _course_notebooks(), ids=lambda p: p.stem)
+def test_the_feedback_exporter_makes_nbconverts_page(path):
+    """The same page as nbconvert's HTMLExporter, once both go through BeautifulSoup."""
+    from bs4 import BeautifulSoup  # nbconvert's own tool for its last pass
+
+    nb = _with_scores(nbformat.read(path, as_version=4))
+    theirs = render(nb, "feedback", exporter=HTMLExporter)
+    ours = render(nb, "feedback", exporter=FeedbackExporter)
+    assert str(BeautifulSoup(ours, "html.parser")) == theirs
+
+
+def test_some_course_notebook_has_images_for_the_alt_text_to_be_compared():
+    notebooks = [nbformat.read(path, as_version=4) for path in _course_notebooks()]
+    assert any(
+        "image/png" in output.get("data", {})
+        for nb in notebooks for cell in nb.cells for output in cell.get("outputs", [])
+    )
+
+
+def test_alt_text_is_added_only_where_missing():
+    page = '<img src="a.png"><img src="b.png" alt="plot"/><IMG SRC="c.png" />'
+    assert with_alt_text(page) == (
+        f'<img src="a.png" alt="{NO_ALT_TEXT}"><img src="b.png" alt="plot"/>'
+        f'<img SRC="c.png" alt="{NO_ALT_TEXT}" />'
+    )
