@@ -50,6 +50,7 @@ LEFT_OUT = {
     "patched_checks",
     "shadow_package",
     "symlinked_source",
+    "script_for_the_grader",
 }
 
 

@@ -123,6 +123,17 @@ for _ in range(500):  # a fork bomb, bounded by the sandbox's process cap
         time.sleep(5)
         os._exit(0)
 """
+# Script for the instructor's browser: Formgrader and feedback pages show what a cell displayed.
+SCRIPT_MARK = "studentPayload"
+SCRIPT_IN_OUTPUTS = f"""
+from IPython.display import HTML, display
+display(HTML("<script>{SCRIPT_MARK}()</script><img src=x onerror='{SCRIPT_MARK}()'>"))
+display({{"image/png": "iVBORw0KGgo="}}, raw=True,
+        metadata={{"image/png": {{"width": "1 onerror={SCRIPT_MARK}()"}}}})
+"""
+SCRIPT_IN_MARKDOWN = (
+    f'My notes <script>{SCRIPT_MARK}()</script> <img src=x onerror="{SCRIPT_MARK}()">'
+)
 FORGE_CSV = 'raise type("Forged\\nmallory,22,22,22,22,ok", (Exception,), {})("row")'
 DEBUG_TO_STDERR = 'import sys\nprint("debug: checking", file=sys.stderr)\n'
 
@@ -425,6 +436,13 @@ def example_class(solved: Notebooks, blank: Notebooks, source_dir=None) -> dict[
     nbs = students_copy()
     _append(first_answer(nbs, first), FORGE_CSV)
     students["forged_csv_row"] = nbs
+
+    nbs = students_copy()
+    answer = first_answer(nbs, first)
+    _append(answer, SCRIPT_IN_OUTPUTS)
+    notes = nbformat.v4.new_markdown_cell(SCRIPT_IN_MARKDOWN)
+    nbs[first].cells.insert(nbs[first].cells.index(answer) + 1, notes)
+    students["script_for_the_grader"] = nbs
 
     if source_dir is not None:
         # A link to the instructor's copy (solutions, hidden tests): it must not be followed.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from pages import MARK, live_payloads, render
 
 from instructor.course import SOURCE_ROOT, find_assignment, load_config, notebook_names
 from instructor.example_class import (
@@ -230,6 +231,7 @@ STUDENTS = [
     "lingering_daemon",
     "forged_csv_row",
     "symlinked_source",
+    "script_for_the_grader",
     # Honest quirks
     "stderr_debug_print",
     "duplicated_cell",
@@ -371,6 +373,18 @@ def test_feedback_never_shows_hidden_tests(graded):
         if found:
             leaks[str(path.relative_to(graded["out"]))] = found[:3]
     assert not leaks, f"hidden-test lines in feedback: {leaks}"
+
+
+def test_a_students_script_runs_on_no_page_the_instructor_or_student_opens(graded):
+    """What a cell displayed reaches the autograded notebook, and no page runs it."""
+    student = "script_for_the_grader"
+    autograded = graded["out"] / "autograded" / student / ASSIGNMENT / FIRST
+    assert MARK in autograded.read_text()  # the payload did reach the pages' input
+    feedback = graded["out"] / "feedback" / student / ASSIGNMENT
+    pages = {path.name: path.read_text() for path in feedback.glob("*.html")}
+    pages["Formgrader"] = render(nbformat.read(autograded, as_version=4), "formgrade")
+    found = {name: live_payloads(html) for name, html in pages.items()}
+    assert found == {name: [] for name in pages}
 
 
 def test_example_class_holds_no_hidden_tests(graded):
