@@ -38,7 +38,13 @@ from instructor.course import (
     quiet_known_warnings,
     write_course_config,
 )
-from instructor.nbgrader_adapter import PRECOMPUTED, precomputed_key, report_path, sanitize
+from instructor.nbgrader_adapter import (
+    PRECOMPUTED,
+    precomputed_key,
+    report_path,
+    sanitize,
+    share_gradebook_engines,
+)
 from instructor.submissions import (
     answer_errors,
     read_problem,
@@ -255,6 +261,7 @@ class ClassGrader:
                     "(python -m instructor.grade --no-sandbox)."
                 )
         self.out.mkdir(parents=True, exist_ok=True)
+        share_gradebook_engines()  # this process opens the gradebook some 40 times a student
         self.custom_db_url = db_url
         self.config = load_config(self.out, self.config_file, db_url)
         self.config.TrustedExecute.sandbox = bool(sandbox)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import threading
 import traceback
 from pathlib import Path
 
@@ -131,6 +132,36 @@ def sanitize(nb, config, student, assignment, notebook, db_url):
     for kind in chain:
         nb, resources = kind(config=config).preprocess(nb, resources)
     return nbformat.reads(nbformat.writes(nb), as_version=4)
+
+
+_ENGINES: dict[tuple, object] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def share_gradebook_engines() -> None:
+    """Give every nbgrader Gradebook of this process one SQLAlchemy engine per database URL.
+
+    nbgrader's ``Gradebook`` creates an engine each time it is opened (some forty times per
+    student while grading: autograde, its preprocessors, feedback) and disposes of it on
+    close. SQLAlchemy caches compiled SQL per engine, so every query was compiled again each
+    time. A shared engine keeps that cache; closing a Gradebook still closes its connections
+    (``dispose`` empties the pool, and the engine makes a new one when next used).
+    """
+    import nbgrader.api
+
+    if getattr(nbgrader.api.create_engine, "shared_per_url", False):
+        return
+    create_engine = nbgrader.api.create_engine
+
+    def shared_engine(url, **options):
+        key = (str(url), tuple(sorted(options.items())))
+        with _ENGINES_LOCK:
+            if key not in _ENGINES:
+                _ENGINES[key] = create_engine(url, **options)
+            return _ENGINES[key]
+
+    shared_engine.shared_per_url = True
+    nbgrader.api.create_engine = shared_engine
 
 
 def report_path(autograded_folder: Path, notebook: str) -> Path:

@@ -11,7 +11,11 @@ import pytest
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
 from instructor.course import SOURCE_ROOT, find_assignment
-from instructor.nbgrader_adapter import CheckCellMetadataOnce, FastMetadataValidator
+from instructor.nbgrader_adapter import (
+    CheckCellMetadataOnce,
+    FastMetadataValidator,
+    share_gradebook_engines,
+)
 
 NOTEBOOKS = SOURCE_ROOT / find_assignment(SOURCE_ROOT)
 
@@ -79,3 +83,23 @@ def test_a_notebook_with_a_duplicated_grade_id_fails_the_preprocessor():
         CheckCellMetadataOnce().preprocess(nb, {})
     with pytest.raises(ValidationError, match="Duplicate grade id"):
         MetadataValidator().validate_nb(nb)
+
+
+def test_gradebooks_of_one_database_share_an_engine_and_still_close(tmp_path):
+    import nbgrader.api
+    from nbgrader.api import Gradebook
+
+    share_gradebook_engines()
+    wrapper = nbgrader.api.create_engine
+    share_gradebook_engines()  # a second call wraps nothing twice
+    assert nbgrader.api.create_engine is wrapper
+    first, second = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    with Gradebook(first) as gradebook:
+        gradebook.add_student("ada")
+        engine = gradebook.engine
+    # Closed: no connection left open on the database.
+    assert engine.pool.checkedout() == 0
+    with Gradebook(first) as again, Gradebook(second) as other:
+        assert again.engine is engine and other.engine is not engine
+        assert again.find_student("ada").id == "ada"
+        assert [student.id for student in other.students] == []
