@@ -147,24 +147,35 @@ def timed_grading(submissions, out, source, **options) -> float:
     return time.perf_counter() - start
 
 
+def prepare_class(root: Path, students: int) -> tuple[Path, Path, list[str], float]:
+    """Copy the sources under ``root``, generate the assignment once and write the class.
+
+    Returns
+    -------
+    tuple
+        ``(source root, submissions folder, chosen example students, seconds to generate)``.
+    """
+    assignment = find_assignment(SOURCE_ROOT)
+    source = root / "source"
+    shutil.copytree(SOURCE_ROOT / assignment, source / assignment)
+    start = time.perf_counter()
+    ClassGrader(root / "release-once", source_root=source, assignment=assignment,
+                echo=lambda line: None).setup()
+    setup = time.perf_counter() - start
+    submissions = root / "class" / "submissions"
+    chosen = make_class(root / "release-once" / "release" / assignment, source / assignment,
+                        submissions, students)
+    return source, submissions, chosen, setup
+
+
 def main(argv=None) -> int:
     """Run the benchmark and print seconds per submission and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--students", type=int, default=40, help="class size (default 40)")
     args = parser.parse_args(argv)
-    assignment = find_assignment(SOURCE_ROOT)
     with tempfile.TemporaryDirectory(prefix="autograde-bench-") as tmp:
         root = Path(tmp)
-        source = root / "source"
-        shutil.copytree(SOURCE_ROOT / assignment, source / assignment)
-        setup_start = time.perf_counter()
-        ClassGrader(root / "release-once", source_root=source, assignment=assignment,
-                    echo=lambda line: None).setup()
-        setup = time.perf_counter() - setup_start
-        submissions = root / "class" / "submissions"
-        chosen = make_class(root / "release-once" / "release" / assignment, source / assignment,
-                            submissions, args.students)
-
+        source, submissions, chosen, setup = prepare_class(root, args.students)
         seconds = {"floor": nbclient_floor(submissions, root / "floor")}
         seconds["floor x2"] = nbclient_floor(submissions, root / "floor2", processes=2)
         seconds["serial"] = timed_grading(submissions, root / "serial", source, workers=1)

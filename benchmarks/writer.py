@@ -18,7 +18,6 @@ share and the single writer's, whichever is longer sets the pace.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -27,9 +26,9 @@ from pathlib import Path
 
 from nbconvert.exporters import HTMLExporter
 
-from benchmarks.autograde import make_class
+from benchmarks.autograde import prepare_class
 from instructor import workers
-from instructor.course import SOURCE_ROOT, find_assignment, open_api
+from instructor.course import open_api
 from instructor.feedback import FeedbackExporter
 from instructor.grade import ClassGrader, grade_class
 
@@ -105,16 +104,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--students", type=int, default=8, help="class size (default 8)")
     args = parser.parse_args(argv)
-    assignment = find_assignment(SOURCE_ROOT)
     with tempfile.TemporaryDirectory(prefix="writer-bench-") as tmp:
         root = Path(tmp)
-        source = root / "source"
-        shutil.copytree(SOURCE_ROOT / assignment, source / assignment)
-        ClassGrader(root / "release-once", source_root=source, assignment=assignment,
-                    echo=lambda line: None).setup()
-        submissions = root / "submissions"
-        make_class(root / "release-once" / "release" / assignment, source / assignment,
-                   submissions, args.students)
+        source, submissions, _, _ = prepare_class(root, args.students)
         students = sorted(path.name for path in submissions.iterdir())
         steps = time_steps(submissions, root / "out", source)
         exporters = time_exporters(root / "out", source, students)
