@@ -71,8 +71,9 @@ class ScrubHiddenTracebacks(NbGraderPreprocessor):
 
 # What rendered markdown keeps: the structure markdown itself produces (headings, lists,
 # tables, code, links, images) and nothing that runs or loads code.
-MARKDOWN_TAGS = frozenset(bleach.sanitizer.ALLOWED_TAGS) | {
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "code", "span", "div",
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})  # the only tags that keep an id
+MARKDOWN_TAGS = frozenset(bleach.sanitizer.ALLOWED_TAGS) | HEADINGS | {
+    "p", "br", "hr", "pre", "code", "span", "div",
     "table", "thead", "tbody", "tr", "th", "td", "img", "del", "sup", "sub", "dl", "dt", "dd",
 }
 LINK_PREFIXES = ("#", "http://", "https://", "mailto:")
@@ -84,7 +85,7 @@ def _markdown_attribute(tag: str, name: str, value: str) -> bool:
     if name in ("class", "title", "alt"):
         return True
     if name == "id":
-        return tag in {"h1", "h2", "h3", "h4", "h5", "h6"}
+        return tag in HEADINGS
     if tag == "a" and name == "href":
         return value.strip().lower().startswith(LINK_PREFIXES) or ":" not in value
     if tag == "img" and name == "src":

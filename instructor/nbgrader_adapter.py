@@ -16,9 +16,9 @@ gradebook writes and feedback after it stay as they are. What it changes:
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
-import threading
 import traceback
 from pathlib import Path
 
@@ -134,10 +134,6 @@ def sanitize(nb, config, student, assignment, notebook, db_url):
     return nbformat.reads(nbformat.writes(nb), as_version=4)
 
 
-_ENGINES: dict[tuple, object] = {}
-_ENGINES_LOCK = threading.Lock()
-
-
 def share_gradebook_engines() -> None:
     """Give every nbgrader Gradebook of this process one SQLAlchemy engine per database URL.
 
@@ -151,15 +147,8 @@ def share_gradebook_engines() -> None:
 
     if getattr(nbgrader.api.create_engine, "shared_per_url", False):
         return
-    create_engine = nbgrader.api.create_engine
-
-    def shared_engine(url, **options):
-        key = (str(url), tuple(sorted(options.items())))
-        with _ENGINES_LOCK:
-            if key not in _ENGINES:
-                _ENGINES[key] = create_engine(url, **options)
-            return _ENGINES[key]
-
+    # nbgrader passes the URL and hashable options (echo, future): they are the cache's key.
+    shared_engine = functools.cache(nbgrader.api.create_engine)
     shared_engine.shared_per_url = True
     nbgrader.api.create_engine = shared_engine
 

@@ -16,7 +16,7 @@ from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from pages import MARK, NBGRADER_TEMPLATES, live_payloads, render
 
-from instructor.course import SOURCE_ROOT, find_assignment
+from instructor.course import SOURCE_ROOT, find_assignment, notebook_names
 from instructor.feedback import NO_ALT_TEXT, FeedbackExporter, clean_markdown_html, with_alt_text
 
 MARKDOWN_ATTACKS = {
@@ -91,9 +91,8 @@ def test_a_students_text_stays_visible_as_text():
     assert f"&lt;script&gt;{MARK}()&lt;/script&gt;" in html
 
 
-def _course_notebooks():
-    assignment = find_assignment(SOURCE_ROOT)
-    return sorted((SOURCE_ROOT / assignment).glob("*.ipynb"))
+COURSE_FOLDER = SOURCE_ROOT / find_assignment(SOURCE_ROOT)
+COURSE_NOTEBOOKS = [COURSE_FOLDER / name for name in notebook_names(COURSE_FOLDER)]
 
 
 class _Text(HTMLParser):
@@ -116,7 +115,7 @@ def _markdown_view(html):
     return "".join(parser.text), parser.tags
 
 
-@pytest.mark.parametrize("path", _course_notebooks(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", COURSE_NOTEBOOKS, ids=lambda p: p.stem)
 def test_the_course_notebooks_markdown_reads_the_same_after_cleaning(path):
     """Cleaning keeps every heading, table, link, image and math of the lesson's prose."""
     exporter = HTMLExporter(template_name="classic")
@@ -149,7 +148,7 @@ def _with_scores(nb):
     return nb
 
 
-@pytest.mark.parametrize("path", _course_notebooks(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", COURSE_NOTEBOOKS, ids=lambda p: p.stem)
 def test_the_feedback_exporter_makes_nbconverts_page(path):
     """The same page as nbconvert's HTMLExporter, once both go through BeautifulSoup."""
     from bs4 import BeautifulSoup  # nbconvert's own tool for its last pass
@@ -161,7 +160,7 @@ def test_the_feedback_exporter_makes_nbconverts_page(path):
 
 
 def test_some_course_notebook_has_images_for_the_alt_text_to_be_compared():
-    notebooks = [nbformat.read(path, as_version=4) for path in _course_notebooks()]
+    notebooks = [nbformat.read(path, as_version=4) for path in COURSE_NOTEBOOKS]
     assert any(
         "image/png" in output.get("data", {})
         for nb in notebooks for cell in nb.cells for output in cell.get("outputs", [])
