@@ -8,9 +8,14 @@ rendered results and raises :class:`CheckFailed` if any failed. Tests read the r
 At grading time the student's functions may be proxies that run in a sandbox (see the plan's
 contract): so checks pass them plain data only, give them module-level functions only, and
 swap their helpers with :func:`replaced_globals`, never by touching ``__globals__`` directly.
+
+The grader counts checks across a class: inside :func:`recording_checks`, every checker that
+finishes adds one :class:`CheckRecord` per check (its label, visible or hidden, passed) to
+the list the block yields. Labels only: never the expected values, hints or inputs.
 """
 
 import contextlib
+import contextvars
 import math
 from dataclasses import dataclass
 
@@ -38,6 +43,50 @@ class CheckResult:
     expected: object = None
     got: object = None
     hint: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One check as the grader counts it across a class.
+
+    Attributes
+    ----------
+    label : str
+        What was checked, in plain words (a hidden check's label names the behaviour, never
+        its inputs).
+    hidden : bool
+        Recorded by :class:`HiddenChecks` (a hidden test) rather than a visible check.
+    ok : bool
+        Whether it held.
+    """
+
+    label: str
+    hidden: bool
+    ok: bool
+
+
+# The list that finishing checkers report to, while a recording_checks block runs.
+_RECORDS: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "course_utils_check_records", default=None
+)
+
+
+@contextlib.contextmanager
+def recording_checks():
+    """Record every check finished inside the block.
+
+    Yields
+    ------
+    records : list of CheckRecord
+        Filled as checkers finish (:meth:`Checker.finish`), in order; blocks nest, and an
+        inner block's checks are not seen by the outer one.
+    """
+    records: list[CheckRecord] = []
+    token = _RECORDS.set(records)
+    try:
+        yield records
+    finally:
+        _RECORDS.reset(token)
 
 
 class CheckFailed(AssertionError):
@@ -119,6 +168,7 @@ class Checker:
     """
 
     show_passed = True
+    hidden = False
 
     def __init__(self, title, show_details=True):
         self.title = title
@@ -219,6 +269,9 @@ class Checker:
         Returns None, so that a test cell ending in ``finish()`` displays nothing more (and
         nbgrader never reads a score from it); the records stay in :attr:`results`.
         """
+        records = _RECORDS.get()
+        if records is not None:
+            records.extend(CheckRecord(r.label, self.hidden, r.ok) for r in self.results)
         print(self.render())
         failures = self.failures
         if failures:
@@ -246,6 +299,7 @@ class HiddenChecks(Checker):
     """
 
     show_passed = False
+    hidden = True
 
     def __init__(self, title):
         super().__init__(f"{title} (hidden tests)", show_details=False)

@@ -28,6 +28,7 @@ import numpy as np
 import zmq
 
 from course_utils import wire
+from course_utils.runner import CheckRecord, recording_checks
 
 # How long the kernel gets to answer an interrupt before it is stopped for good.
 INTERRUPT_GRACE_SECONDS = 5.0
@@ -399,7 +400,12 @@ def namespace_for(source_nb, link: KernelLink) -> dict:
 
 @dataclass
 class Verdict:
-    """What the judge found for one test cell."""
+    """What the judge found for one test cell.
+
+    ``checks`` holds one record per check the cell's checkers finished, visible then hidden
+    (label, hidden or not, passed): what the class report counts. Labels only, so a hidden
+    check's inputs and code never reach it.
+    """
 
     grade_id: str
     passed: bool
@@ -407,6 +413,7 @@ class Verdict:
     error: str | None = None
     judge_error: bool = False
     detail: str | None = None  # why a judge error happened: for the instructor only
+    checks: tuple[CheckRecord, ...] = ()
 
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
@@ -431,30 +438,40 @@ class _Part:
         self.printed = io.StringIO()
         self.error = self.detail = None
         self.judge_error = False
+        self.checks: list[CheckRecord] = []
 
     def run(self, source, namespace, label):
         from course_utils import CheckFailed
 
         if not source.strip() or self.error:
             return
-        try:
-            with contextlib.redirect_stdout(self.printed), contextlib.redirect_stderr(self.printed):
-                exec(compile(source, f"<test {self.grade_id} {label}>", "exec"), namespace)
-        except CheckFailed as failure:
-            self.error = f"CheckFailed: {failure}"
-        except BaseException as failure:  # an instructor bug or a dead kernel: fail, say so
-            # The details go to the instructor (status column), never into feedback: the
-            # message of an exception in a hidden test may quote it.
-            self.error = "the grader could not finish this test; your instructor can see why"
-            self.detail = f"{type(failure).__name__}: {failure}"[:300]
-            self.judge_error = True
+        # Checks count where they finished, also when a later one raised.
+        with recording_checks() as records:
+            try:
+                with (
+                    contextlib.redirect_stdout(self.printed),
+                    contextlib.redirect_stderr(self.printed),
+                ):
+                    exec(compile(source, f"<test {self.grade_id} {label}>", "exec"), namespace)
+            except CheckFailed as failure:
+                self.error = f"CheckFailed: {failure}"
+            except BaseException as failure:  # an instructor bug or a dead kernel: fail, say so
+                # The details go to the instructor (status column), never into feedback: the
+                # message of an exception in a hidden test may quote it.
+                self.error = "the grader could not finish this test; your instructor can see why"
+                self.detail = f"{type(failure).__name__}: {failure}"[:300]
+                self.judge_error = True
+        self.checks.extend(records)
 
     def verdict(self) -> Verdict:
         report = self.printed.getvalue()
         if len(report) > MAX_REPORT_CHARS:
             report = report[:MAX_REPORT_CHARS] + "\n[report cut]\n"
         error = self.error[:2000] if self.error else None
-        return Verdict(self.grade_id, error is None, report, error, self.judge_error, self.detail)
+        return Verdict(
+            self.grade_id, error is None, report, error, self.judge_error, self.detail,
+            tuple(self.checks),
+        )
 
 
 def judge_cells(cells, namespace) -> list[Verdict]:

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from jupyter_client.manager import start_new_kernel
 
+from course_utils.runner import CheckRecord
 from instructor import judge
 
 pytestmark = pytest.mark.slow
@@ -246,6 +247,9 @@ def test_hidden_inputs_never_reach_a_later_visible_report(kernel, link):
     assert verdicts[0].passed
     assert not verdicts[1].passed and "seen so far" in verdicts[1].report
     assert all("123.456" not in v.report + (v.error or "") for v in verdicts)
+    # What the class report counts: each check's label, kind and outcome, and nothing more.
+    assert verdicts[0].checks == (CheckRecord("a secret number is doubled", True, True),)
+    assert verdicts[1].checks == (CheckRecord("triple runs", False, False),)
 
 
 def test_an_ignored_interrupt_stops_the_kernel_and_every_later_call_fails(kernel):

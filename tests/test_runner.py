@@ -216,6 +216,43 @@ def test_hidden_satisfies_counts_a_raising_predicate_as_failure(capsys):
     capsys.readouterr()
 
 
+# --- recording_checks -----------------------------------------------------------------------
+
+
+def test_recording_checks_keeps_label_kind_and_outcome_of_every_finished_check(capsys):
+    """Visible and hidden checks are recorded when they finish, failed ones too; no values,
+    hints or inputs travel; nothing is recorded outside a block, nor by an inner block's
+    checks in the outer one."""
+    from course_utils.runner import CheckRecord, recording_checks
+
+    outside = Checker("before")
+    outside.expect("not recorded", True)
+    outside.finish()
+    with recording_checks() as records:
+        visible = Checker("add")
+        visible.expect("adds", add(1, 2) == 3, expected=3, got=3)
+        visible.finish()
+        hidden = HiddenChecks("add")
+        hidden.close("adds negatives", -3.0, add, -1.0, -2.0)
+        hidden.equal("secret input", 99, raises_secret)
+        with recording_checks() as inner:
+            nested = Checker("inner")
+            nested.expect("inner check", True)
+            nested.finish()
+        with pytest.raises(CheckFailed):
+            hidden.finish()
+        unfinished = Checker("never finished")
+        unfinished.expect("left out", True)
+    assert records == [
+        CheckRecord("adds", False, True),
+        CheckRecord("adds negatives", True, True),
+        CheckRecord("secret input", True, False),
+    ]
+    assert inner == [CheckRecord("inner check", False, True)]
+    assert "42" not in repr(records)  # the exception's message stays in the hint
+    capsys.readouterr()
+
+
 # --- replaced_globals -----------------------------------------------------------------------
 
 
