@@ -17,7 +17,6 @@ import re
 import shutil
 import stat
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from instructor.nbgrader_adapter import (
     sanitize,
     share_gradebook_engines,
 )
+from instructor.progress import Progress
 from instructor.submissions import (
     answer_errors,
     read_problem,
@@ -664,8 +664,10 @@ def grade_class(
         # Every student recorded so far is complete; the rest are graded by the next run.
         grader.clear_in_progress()
         grader.write_grades(grader.rows())
+        progress.close()
         echo(f"interrupted: {progress.graded} graded; run again to grade the rest")
         raise
+    progress.close()
     rows = grader.rows()
     for note in grader.write_grades(rows, roster):
         echo(note)
@@ -691,38 +693,6 @@ def _runner(workers, scheduler, grader):
     else:
         with workers_module.dask_runner(workers, scheduler) as run:
             yield run
-
-
-class Progress:
-    """One line per finished student: counts, status, and an estimate of the time left."""
-
-    def __init__(self, student_ids, echo):
-        self.student_ids = list(student_ids)
-        self.echo = echo
-        self.start = time.perf_counter()
-        self.finished = 0
-        self.graded = 0
-
-    def done(self, student_id, problems, what):
-        """Report one student: ``what`` is "graded", "unchanged", "not graded" or None (failed)."""
-        self.finished += 1
-        graded = what == "graded"
-        self.graded += graded
-        elapsed = time.perf_counter() - self.start
-        left = len(self.student_ids) - self.finished
-        estimate = ""
-        if graded and left:
-            estimate = f", about {_duration(elapsed / self.graded * left)} left"
-        what = what or "not graded"
-        status = clean_status("; ".join(problems)) or "ok"
-        self.echo(
-            f"[{self.finished}/{len(self.student_ids)}{estimate}] {clean_status(student_id)}: "
-            f"{what}; {status}"
-        )
-
-
-def _duration(seconds):
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def main(argv=None) -> int:
