@@ -1,4 +1,5 @@
-# Verbs for people: `make setup`, `make test`, `make demo`, `make release`, `make grade`, `make lab`.
+# Verbs for people: `make setup`, `make test`, `make demo`, `make release`, `make collect`,
+# `make grade`, `make lab`.
 # Nothing here needs the venv activated: .venv/bin goes first on PATH for every recipe
 # (nbgrader shells out to `alembic`, which must be found there).
 
@@ -14,7 +15,7 @@ STAMP := $(VENV)/.installed
 SUBMISSIONS ?=
 OUT ?= build/grade
 
-.PHONY: setup test test-fast test-browser lint release grade demo lab clean
+.PHONY: setup test test-fast test-browser lint release collect grade demo lab clean
 
 setup: $(STAMP)
 
@@ -40,6 +41,11 @@ test-browser: setup
 
 release: setup
 	python -m instructor.release
+
+# An LMS download (Canvas or Moodle zip) into SUBMISSIONS, mapped through the roster.
+collect: setup
+	@test -n "$(ZIP)" -a -n "$(ROSTER)" -a -n "$(SUBMISSIONS)" || { echo "usage: make collect ZIP=<LMS download .zip> ROSTER=roster.csv SUBMISSIONS=<dir>"; exit 2; }
+	python -m instructor.collect --zip "$(ZIP)" --roster "$(ROSTER)" --submissions "$(SUBMISSIONS)"
 
 # Optional: WORKERS=N (1 = one student after another), SCHEDULER=tcp://HOST:PORT (a Dask
 # cluster), DB_URL=postgresql+psycopg://... (gradebook), ROSTER=roster.csv (Canvas file),
