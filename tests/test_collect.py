@@ -96,7 +96,7 @@ def test_a_canvas_download_lands_in_nbgrader_layout_with_one_summary(canvas, tmp
     assert [subject for subject, _ in kinds[Kind.UNKNOWN_STUDENT]] == [f"mallory_9999_73_{FIRST}"]
     assert kinds[Kind.LATE] == [("s002", FIRST)]
     ((subject, detail),) = kinds[Kind.DUPLICATE]
-    assert subject == f"s001 {FIRST}" and detail.startswith(f"kept lovelaceada_1001_71_")
+    assert subject == f"s001 {FIRST}" and detail.startswith("kept lovelaceada_1001_71_")
     assert sorted(s for s, _ in kinds[Kind.NOT_COURSE]) == [
         "README.txt", "lovelaceada_1001_70_notes.pdf"]
     unsafe = dict(kinds[Kind.UNSAFE])
@@ -173,7 +173,8 @@ def test_a_moodle_download_in_folders_or_flat(tmp_path):
     })
     out = tmp_path / "subs"
     summary = collect_zip(archive, write_roster(tmp_path / "r.csv"), out)
-    assert tree(out) == {f"s001/{ASSIGNMENT}/{FIRST}": b"ada", f"s002/{ASSIGNMENT}/{SECOND}": b"alan"}
+    assert tree(out) == {
+        f"s001/{ASSIGNMENT}/{FIRST}": b"ada", f"s002/{ASSIGNMENT}/{SECOND}": b"alan"}
     assert [f.subject for f in summary.of_kind(Kind.NOT_COURSE)] == [
         "Alan Turing_1002_assignsubmission_onlinetext_/onlinetext.html"]
 
@@ -207,7 +208,8 @@ def test_command_line_prints_the_summary(canvas, tmp_path, capsys):
     code = main(["--zip", str(archive), "--roster", str(roster),
                  "--submissions", str(tmp_path / "subs")])
     printed = capsys.readouterr()
-    assert code == 0 and printed.out.startswith("collected ") and "unknown student (1):" in printed.out
+    assert code == 0 and printed.out.startswith("collected ")
+    assert "unknown student (1):" in printed.out
     assert main(["--zip", str(tmp_path / "none.zip"), "--roster", str(roster),
                  "--submissions", str(tmp_path / "subs")]) == 1
     assert "cannot be read as a zip" in capsys.readouterr().err
