@@ -9,6 +9,7 @@ Usage: ``python benchmarks/lesson_numbers.py [--draws N]``.
 """
 
 import argparse
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -110,13 +111,24 @@ def course_gradient(backward=fixed_gradients, case=None):
 
 
 # Part 1: one parameter.
+UNIT_ROUNDOFF = 2.0**-53
+
+
+def _centered(cost, derivative, theta, step):
+    """|g - a| / (|g| + |a|) for the centered quotient a of cost at theta with this step."""
+    approx = (cost(theta + step) - cost(theta - step)) / (2 * step)
+    grad = derivative(theta)
+    return abs(grad - approx) / (abs(grad) + abs(approx))
+
+
 def one_d_from_binary():
     """The 1-D published difference predicted from how 4 +/- 1e-7 are stored in binary.
 
     J = theta x with x = 2: doubling is exact and so is J_plus - J_minus (Sterbenz: the two
     are within a factor 2), so the only errors are e+ and e-, the rounding of theta + eps and
     theta - eps to doubles. Then gradapprox = x (1 + r) with r = (e+ - e-) / (2 eps), and the
-    relative difference is |r| / (2 + r).
+    relative difference is |r| / (2 + r). With the step actually taken, h = (theta + eps) -
+    theta, both theta +/- h are doubles and the difference is exactly 0.
     """
     x, theta = gradient_check_1d_test_case()
     eps = EPSILON  # the double nearest 1e-7; 2 * eps is exact
@@ -130,9 +142,10 @@ def one_d_from_binary():
     J_plus, J_minus = x * (theta + eps), x * (theta - eps)
     gradapprox = (J_plus - J_minus) / (2 * eps)
     measured = abs(x - gradapprox) / (abs(x) + abs(gradapprox))
+    h = (theta + eps) - theta
     return {
-        "ulp above 4": 2.0**-50,
-        "ulp below 4": 2.0**-51,
+        "ulp above 4": math.ulp(4.0),
+        "ulp below 4": math.ulp(float(np.nextafter(4.0, 0))),
         "e_plus": float(e_plus),
         "e_minus": float(e_minus),
         "subtraction exact": Fraction(J_plus) - Fraction(J_minus)
@@ -140,44 +153,93 @@ def one_d_from_binary():
         "predicted": float(predicted),
         "predicted, quotient rounded": predicted_rounded,
         "measured": float(measured),
+        "step taken": h,
+        "step taken exact": Fraction(h) == Fraction(theta + eps) - Fraction(theta),
+        "theta +/- step taken exact": Fraction(theta + h) == Fraction(theta) + Fraction(h)
+        and Fraction(theta - h) == Fraction(theta) - Fraction(h),
+        "difference with the step taken": _centered(lambda t: x * t, lambda t: x, theta, h),
     }
+
+
+def _cubic(x):
+    """J = x theta^3 and its derivative, as notebook 1's stand-ins compute them."""
+    return (lambda t: x * t**3), (lambda t: 3 * x * t**2)
 
 
 def cubic_errors(epsilon=EPSILON, x=2.0, theta=1.5):
-    """Centered and one-sided relative differences on J = x theta^3, with their models.
+    """Centered and one-sided relative differences on J = x theta^3, split by source.
 
     For the relative difference (denominator about 2|J'|) the models are
-    truncation: centered eps^2 |J'''| / (12 |J'|), one-sided eps |J''| / (4 |J'|);
-    rounding: about u |J| / (2 eps |J'|) with u the unit roundoff (2^-53).
+    truncation: centered eps^2 |J(3)| / (12 |J'|), one-sided eps |J''| / (4 |J'|);
+    rounding, at most about: storing theta +/- eps, u |theta| / (2 eps); rounding J,
+    u |J| / (2 eps |J'|), with u the unit roundoff (2^-53). The storage part is measured
+    exactly with fractions; J's rounding alone by dividing by the step actually taken.
     """
-    J = x * theta**3
-    d1, d2, d3 = 3 * x * theta**2, 6 * x * theta, 6 * x
-    u = 2.0**-53
-    centered = (x * (theta + epsilon) ** 3 - x * (theta - epsilon) ** 3) / (2 * epsilon)
-    one_sided = (x * (theta + epsilon) ** 3 - x * theta**3) / epsilon
+    cost, derivative = _cubic(x)
+    J, d1, d2, d3 = cost(theta), derivative(theta), 6 * x * theta, 6 * x
+    u = UNIT_ROUNDOFF
+    one_sided = (cost(theta + epsilon) - J) / epsilon
+    plus, minus = Fraction(theta + epsilon), Fraction(theta - epsilon)
+    r = float((plus - minus) / (2 * Fraction(epsilon)) - 1)
+    # The exact cubic's centered quotient between the two stored points: truncation alone.
+    exact_quotient = Fraction(x) * (plus**3 - minus**3) / (plus - minus)
     return {
-        "centered": abs(centered - d1) / (abs(centered) + d1),
+        "centered": _centered(cost, derivative, theta, epsilon),
         "one-sided": abs(one_sided - d1) / (abs(one_sided) + d1),
         "centered truncation model": epsilon**2 * d3 / (12 * d1),
         "one-sided truncation model": epsilon * d2 / (4 * d1),
-        "rounding model": u * J / (2 * epsilon * d1),
+        "truncation between the stored points":
+            float(abs(exact_quotient - Fraction(d1)) / (2 * Fraction(d1))),
+        "storing theta +/- epsilon": abs(r) / 2,
+        "storing model": u * theta / (2 * epsilon),
+        "rounding J, step taken": _centered(cost, derivative, theta, (theta + epsilon) - theta),
+        "rounding J model": u * J / (2 * epsilon * d1),
     }
+
+
+def cubic_over_theta(epsilon=EPSILON, x=2.0, points=61):
+    """The notebook-1 cell over theta in [1.2, 1.8]: storage part, J's rounding, both models."""
+    thetas = np.linspace(1.2, 1.8, points)
+    cost, derivative = _cubic(x)
+    by_two = np.array([_centered(cost, derivative, t, epsilon) for t in thetas])
+    taken = np.array([_centered(cost, derivative, t, (t + epsilon) - t) for t in thetas])
+    storing = np.array([
+        abs(float((Fraction(t + epsilon) - Fraction(t - epsilon)) / (2 * Fraction(epsilon)) - 1))
+        / 2 for t in thetas])
+    J_model = UNIT_ROUNDOFF * cost(thetas) / (2 * epsilon * derivative(thetas))
+    return {
+        "points": points,
+        "storing min": float(storing.min()),
+        "storing max": float(storing.max()),
+        "by 2 epsilon median": float(np.median(by_two)),
+        "by 2 epsilon max": float(by_two.max()),
+        "step taken median": float(np.median(taken)),
+        "step taken max": float(taken.max()),
+        "step taken below the J model": int(np.sum(taken <= J_model)),
+        "within storing +/- J model": int(np.sum(abs(by_two - storing) <= J_model)),
+    }
+
+
+def same_distance_in_1_to_2(epsilon=EPSILON, points=100_001):
+    """Whether (theta + eps) - (theta - eps) is one same double for theta in [1, 2] and at 4."""
+    thetas = np.linspace(1 + 2 * epsilon, 2 - 2 * epsilon, points)
+    distances = set(((thetas + epsilon) - (thetas - epsilon)).tolist())
+    return {"distances in [1, 2]": len(distances),
+            "same at 4": distances == {(4.0 + epsilon) - (4.0 - epsilon)}}
 
 
 def cubic_sweep(x=2.0, theta=1.5):
     """The notebook-1 sweep: best step measured, and where the models put it.
 
-    With truncation a eps^2 and rounding b / eps, the sum is smallest at (b / 2a)^(1/3),
-    a factor 2^(-1/3) below the crossing (b / a)^(1/3).
+    With truncation a eps^2 and rounding b / eps (both rounding models:
+    b = u (|theta| + |J / J'|) / 2), the sum is smallest at (b / 2a)^(1/3), a factor 2^(-1/3)
+    below the crossing (b / a)^(1/3).
     """
     epsilons = np.logspace(-1, -12, 45)
-    d1 = 3 * x * theta**2
-    differences = []
-    for eps in epsilons:
-        approx = (x * (theta + eps) ** 3 - x * (theta - eps) ** 3) / (2 * eps)
-        differences.append(abs(approx - d1) / (abs(approx) + d1))
-    a = 6 * x / (12 * d1)
-    b = 2.0**-53 * x * theta**3 / (2 * d1)
+    cost, derivative = _cubic(x)
+    differences = [_centered(cost, derivative, theta, eps) for eps in epsilons]
+    a = 6 * x / (12 * derivative(theta))
+    b = UNIT_ROUNDOFF * (theta + cost(theta) / derivative(theta)) / 2
     best = int(np.argmin(differences))
     return {
         "best epsilon": float(epsilons[best]),
@@ -186,6 +248,15 @@ def cubic_sweep(x=2.0, theta=1.5):
         "model crossing": (b / a) ** (1 / 3),
         "difference at 1e-7": float(differences[int(np.argmin(abs(epsilons - 1e-7)))]),
     }
+
+
+def nan_comparisons():
+    """What NaN compares as, and so what an if/else verdict says about it."""
+    nan = float("nan")
+    return {"nan > threshold": nan > DIFFERENCE_THRESHOLD,
+            "nan < threshold": nan < DIFFERENCE_THRESHOLD,
+            "nan == nan": nan == float("nan"), "nan != nan": nan != float("nan"),
+            "if/else verdict": "bug" if nan > DIFFERENCE_THRESHOLD else "agrees"}
 
 
 # Parts 2 and 3: the course network.
@@ -371,7 +442,10 @@ def main():
     np.set_printoptions(precision=3)
     sections = {
         "1-D difference predicted from binary": one_d_from_binary(),
+        "NaN comparisons (notebook 1)": nan_comparisons(),
         "cubic at epsilon 1e-7": cubic_errors(),
+        "cubic over theta in [1.2, 1.8] (notebook 1)": cubic_over_theta(),
+        "one distance between the stored points (notebook 1)": same_distance_in_1_to_2(),
         "cubic sweep (notebook 1)": cubic_sweep(),
         "course case": course_numbers(),
         "softplus observation": softplus_observation(),

@@ -23,30 +23,75 @@ import lesson_numbers
 
 
 def test_01_the_1d_difference_comes_from_storing_4_plus_minus_1e7():
-    """01 choosing_epsilon: the subtraction is exact; binary rounding predicts the figure."""
+    """01 choosing_epsilon / binary_prediction: doubles 2^-50 apart above 4 and 2^-51 below;
+    the subtraction is exact; binary rounding predicts the figure to seven digits; with the
+    step actually taken, theta +/- h are exact and the difference is exactly 0."""
     numbers = lesson_numbers.one_d_from_binary()
+    assert (numbers["ulp above 4"], numbers["ulp below 4"]) == (2.0**-50, 2.0**-51)
     assert numbers["subtraction exact"]
     assert numbers["measured"] == PUBLISHED_DIFFERENCE_1D
     assert numbers["predicted, quotient rounded"] == PUBLISHED_DIFFERENCE_1D
     assert math.isclose(numbers["predicted"], PUBLISHED_DIFFERENCE_1D, rel_tol=1e-6)
+    assert not math.isclose(numbers["predicted"], PUBLISHED_DIFFERENCE_1D, rel_tol=1e-8)
+    assert numbers["step taken exact"] and numbers["theta +/- step taken exact"]
+    assert numbers["difference with the step taken"] == 0.0
 
 
-def test_01_centered_is_rounding_limited_one_sided_truncation_limited_at_1e7():
-    """01 centered_difference / rounding_and_truncation: about 2.5e-10 and 3.3e-8."""
+def test_01_nan_compares_false_except_not_equal_so_if_else_reports_success():
+    """01 centered_difference: ordered comparisons and == are False, != True; if/else agrees."""
+    numbers = lesson_numbers.nan_comparisons()
+    assert [numbers[k] for k in ("nan > threshold", "nan < threshold", "nan == nan",
+                                 "nan != nan")] == [False, False, False, True]
+    assert numbers["if/else verdict"] == "agrees"
+
+
+def test_01_rounding_at_1e7_is_mostly_storing_theta_plus_minus_epsilon():
+    """01 rounding_and_truncation / truncation_vs_rounding: centered 2.5e-10 = storage 2.9e-10
+    less J's rounding 4.1e-11 (opposite signs), each below its model (8.3e-10, 2.8e-10);
+    truncation below 1e-15; the one-sided 3.3e-8 is its truncation model's."""
     numbers = lesson_numbers.cubic_errors()
     assert math.isclose(numbers["centered"], 2.5e-10, rel_tol=0.05)
+    assert round(numbers["storing theta +/- epsilon"], 12) == 2.92e-10
+    assert round(numbers["rounding J, step taken"], 12) == 4.1e-11
+    assert numbers["storing theta +/- epsilon"] < numbers["storing model"]
+    assert numbers["rounding J, step taken"] < numbers["rounding J model"]
+    assert (round(numbers["storing model"], 11), round(numbers["rounding J model"], 11)) == (
+        8.3e-10, 2.8e-10)
+    # Opposite signs: the centered difference is the storage part less J's rounding.
+    assert math.isclose(numbers["centered"], numbers["storing theta +/- epsilon"]
+                        - numbers["rounding J, step taken"], rel_tol=1e-3)
+    assert numbers["truncation between the stored points"] < 1e-15
+    assert math.isclose(numbers["truncation between the stored points"],
+                        numbers["centered truncation model"], rel_tol=1e-6)
     assert math.isclose(numbers["one-sided"], 3.35e-8, rel_tol=0.05)
-    assert numbers["centered truncation model"] < 1e-5 * numbers["centered"]
     assert math.isclose(numbers["one-sided"], numbers["one-sided truncation model"], rel_tol=0.05)
 
 
-def test_01_sweep_bottoms_near_6e6_where_the_models_say():
-    """01 read_the_plot answer: minimum near 6e-6 at about 5e-12; 1e-7 reads about 2.5e-10."""
+def test_01_over_theta_storage_is_the_same_2_92e10_and_most_of_the_error():
+    """01 rounding_models: 61 points in [1.2, 1.8]; storage 2.92e-10 at each (one distance for
+    every theta in [1, 2] and at 4); the median falls about five times with the step taken,
+    below J's model at every point; every difference is storage +/- J's model."""
+    numbers = lesson_numbers.cubic_over_theta()
+    assert numbers["points"] == 61
+    assert round(numbers["storing min"], 12) == round(numbers["storing max"], 12) == 2.92e-10
+    distances = lesson_numbers.same_distance_in_1_to_2()
+    assert distances == {"distances in [1, 2]": 1, "same at 4": True}
+    assert 4 < numbers["by 2 epsilon median"] / numbers["step taken median"] < 6
+    assert numbers["step taken below the J model"] == numbers["points"]
+    assert numbers["within storing +/- J model"] == numbers["points"]
+
+
+def test_01_sweep_bottoms_near_6e6_left_of_the_models_9e6():
+    """01 read_the_plot answer: minimum near 6e-6 at about 5e-12, a little left of the models'
+    9e-6 (upper bounds); 1e-7 reads about 2.5e-10, more than ten times the minimum."""
     numbers = lesson_numbers.cubic_sweep()
     assert 5e-6 < numbers["best epsilon"] < 7e-6
-    assert 3e-12 < numbers["smallest difference"] < 7e-12
-    assert 0.8 < numbers["best epsilon"] / numbers["model optimum"] < 1.25
+    assert 4.5e-12 < numbers["smallest difference"] < 5.5e-12
+    assert round(numbers["model optimum"], 6) == 9e-6
+    assert numbers["best epsilon"] < numbers["model optimum"]
     assert math.isclose(numbers["model optimum"] / numbers["model crossing"], 2 ** (-1 / 3))
+    assert math.isclose(numbers["difference at 1e-7"], 2.5e-10, rel_tol=0.05)
+    assert numbers["difference at 1e-7"] > 10 * numbers["smallest difference"]
 
 
 def test_02_03_the_classic_numbers_and_the_blocks():
