@@ -11,6 +11,7 @@ Usage: ``python benchmarks/lesson_numbers.py [--draws N]``.
 import argparse
 import math
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
@@ -367,7 +368,7 @@ def random_draws(draws=500, m=3, epsilon=EPSILON):
     changes the gradient at all (a mask that drops nothing is no bug on that draw).
     """
     correct, seeds, kinked, bugs, saturated = [], [], [], {name: [] for name in BUGS}, 0
-    softplus, confident_and_wrong = [], []
+    softplus, confident_and_wrong, label0_near_1, label1_near_0 = [], [], [], []
     for seed in range(draws):
         X, Y, parameters = random_network_case(seed, m=m)
         # A3 can round to exactly 1 (or 0): log(0) is -inf, counted below as saturated.
@@ -387,6 +388,9 @@ def random_draws(draws=500, m=3, epsilon=EPSILON):
         seeds.append(seed)
         A3 = cache[9]
         confident_and_wrong.append(bool(np.any((A3 > 0.999) & (Y == 0) | (A3 < 1e-3) & (Y == 1))))
+        # Which side: 1 - A3 cancels for a label-0 example near 1; log(A3) near 0 does not.
+        label0_near_1.append(bool(np.any((A3 > 0.999) & (Y == 0))))
+        label1_near_0.append(bool(np.any((A3 < 1e-3) & (Y == 1))))
         stable = numerical_gradient(stable_forward_propagation_n, parameters, X, Y, epsilon)
         softplus.append(relative_difference(grad, stable))
         for name, bug in BUGS.items():
@@ -397,6 +401,8 @@ def random_draws(draws=500, m=3, epsilon=EPSILON):
                 bugs[name].append((relative_difference(wrong, approx), share))
     correct = np.array(correct)
     worst = int(np.argmax(correct))
+    label0_near_1, label1_near_0 = np.array(label0_near_1), np.array(label1_near_0)
+    only_label1 = label1_near_0 & ~label0_near_1
     return {
         "draws": draws,
         "draws where the cost is infinite (A3 rounds to 0 or 1)": saturated,
@@ -409,6 +415,12 @@ def random_draws(draws=500, m=3, epsilon=EPSILON):
         "correct above 1e-3": int(np.sum(correct > 1e-3)),
         "of those, draws with an example confidently wrong (A3 within 1e-3 of the wrong label)":
             int(np.sum(np.array(confident_and_wrong)[correct > 1e-3])),
+        "of those, draws with a label-0 example at A3 > 0.999":
+            int(np.sum(label0_near_1[correct > 1e-3])),
+        "draws whose only confident mistakes are label-1 examples at A3 < 1e-3":
+            int(np.sum(only_label1)),
+        "largest correct reading on those label-1 draws":
+            float(correct[only_label1].max(initial=0.0)),
         "softplus cost: correct max on the same draws": float(max(softplus)),
         "bug min": {name: min(values)[0] for name, values in bugs.items()},
         "gradient change of the bug at its min, relative": {
@@ -435,6 +447,79 @@ def kink_blocks(layer, epsilon=BLOCK_EPSILON, offset=1e-6):
             "blocks": blocks}
 
 
+# Notebook 3: the hunt on the notebook's subtly buggy backprop, and the fixed backprop's noise.
+# The correct backprop here is the grader's reference (instructor/references.py).
+NOTEBOOK_3 = Path(__file__).resolve().parent.parent / "notebooks" / "gradient_checking" / (
+    "03_debug_buggy_backprop.ipynb")
+
+
+def notebook_3_given(name):
+    """The function notebook 3 defines in its read-only cell ``name``, run from that source."""
+    import nbformat
+
+    (cell,) = [c for c in nbformat.read(NOTEBOOK_3, as_version=4).cells
+               if c.metadata.get("nbgrader", {}).get("grade_id") == name]
+    namespace = {"np": np}
+    exec(compile(cell.source, f"<notebook 3: {name}>", "exec"), namespace)
+    return namespace[name]
+
+
+def hunt_blocks():
+    """Section 4: each block's reading for the subtly buggy backprop at both steps, and the
+    blocks where it differs from the reference (the bugs)."""
+    from instructor.references import backward_propagation_n as reference
+
+    subtle = notebook_3_given("subtly_buggy_backward_propagation_n")
+    X, Y, parameters = gradient_check_n_test_case()
+    _, cache = forward_propagation_n(X, Y, parameters)
+    _, keys = dictionary_to_vector(parameters)
+    buggy, correct = subtle(X, Y, cache), reference(X, Y, cache)
+    grad = gradients_to_vector(buggy)
+    out = {"wrong blocks": [b for b in BLOCKS
+                            if not np.allclose(buggy[f"d{b}"], correct[f"d{b}"])]}
+    for eps in (EPSILON, BLOCK_EPSILON):
+        approx = numerical_gradient(forward_propagation_n, parameters, X, Y, eps)
+        out[f"blocks at {eps:g}"] = by_block(grad, approx, keys)
+    out["overall at 1e-07"] = relative_difference(
+        grad, numerical_gradient(forward_propagation_n, parameters, X, Y, EPSILON))
+    return out
+
+
+def fixed_noise():
+    """Section 6: the fixed backprop's blocks (gradient size, live entries), and at 1e-4 and
+    1e-3 the classic cost against one that does not cancel (what is left is truncation)."""
+    from instructor.references import backward_propagation_n as reference
+
+    grad, keys, X, Y, parameters = course_gradient(reference)
+    keys = np.asarray(keys)
+    out = {
+        "block gradient norm": {b: float(np.linalg.norm(grad[keys == b])) for b in BLOCKS},
+        "block live entries": {b: int(np.count_nonzero(grad[keys == b])) for b in BLOCKS},
+    }
+    for eps in (EPSILON, BLOCK_EPSILON, 1e-3):
+        classic = numerical_gradient(forward_propagation_n, parameters, X, Y, eps)
+        stable = numerical_gradient(stable_forward_propagation_n, parameters, X, Y, eps)
+        out[f"blocks at {eps:g}"] = by_block(grad, classic, keys)
+        out[f"classic at {eps:g}"] = relative_difference(grad, classic)
+        out[f"softplus at {eps:g}"] = relative_difference(grad, stable)
+    out["truncation share at 0.0001"] = out["softplus at 0.0001"] / out["classic at 0.0001"]
+    return out
+
+
+def examples_apart():
+    """Section 7: the check at EPSILON on the two label-1 examples, and on the label-0 one."""
+    from instructor.references import backward_propagation_n as reference
+
+    X, Y, parameters = gradient_check_n_test_case()
+    out = {}
+    for name, columns in [("label-1 examples", [0, 1]), ("label-0 example", [2])]:
+        case = (X[:, columns], Y[:, columns], parameters)
+        grad, _, Xp, Yp, _ = course_gradient(reference, case)
+        approx = numerical_gradient(forward_propagation_n, parameters, Xp, Yp, EPSILON)
+        out[name] = relative_difference(grad, approx)
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=1000)
@@ -452,6 +537,9 @@ def main():
         "course best steps (epsilon, difference)": course_best_steps(),
         "kink in layer 1 at epsilon 1e-4": kink_blocks(1),
         "kink in layer 2 at epsilon 1e-4": kink_blocks(2),
+        "notebook 3 hunt": hunt_blocks(),
+        "notebook 3 fixed backprop's noise": fixed_noise(),
+        "notebook 3 examples apart": examples_apart(),
         f"random draws (m=3, epsilon {EPSILON:g})": random_draws(args.draws),
     }
     for title, values in sections.items():

@@ -19,6 +19,7 @@ from course_utils.checks_1d import (
 )
 from course_utils.checks_debug import (
     backward_propagation_n_test,
+    blocks_with_bugs_test,
     difference_by_block_test,
     numerical_gradient_n_test,
 )
@@ -131,6 +132,7 @@ __all__ = [
     "HiddenChecks",
     "backward_propagation_n_test",
     "backward_propagation_test",
+    "blocks_with_bugs_test",
     "buggy_backward_propagation_n",
     "check_gradients_test",
     "complex_step_derivative_test",

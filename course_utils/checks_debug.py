@@ -1,9 +1,9 @@
-"""Visible checks of notebook 3: numerical_gradient_n, difference_by_block and the fixed
-backward_propagation_n.
+"""Visible checks of notebook 3: numerical_gradient_n, difference_by_block, the blocks the
+hunt found (blocks_with_bugs) and the fixed backward_propagation_n.
 
-None of them holds a correct backprop: the fix is judged against the student's own
-numerical gradient here, and against a reference that exists only on the grader's side in
-the hidden tests.
+None of them holds a correct backprop or the hunt's answer: the fix is judged against the
+student's own numerical gradient here, the answer only for its form, and both against what
+exists only on the grader's side in the hidden tests.
 """
 
 import copy
@@ -239,5 +239,63 @@ def backward_propagation_n_test(backward_propagation_n, numerical_gradient_n):
                 got=f"largest gap {error:.3e}",
                 hint=f"look again at how d{block} is computed (and divided by m)",
             )
+    checker.finish()
+    return checker.results
+
+
+def blocks_with_bugs_test(blocks_with_bugs):
+    """Check the form of ``blocks_with_bugs()`` -> list of block names.
+
+    Only the form: a list (or tuple) of distinct block names of the course network, at least
+    one. Which blocks are right is for the hidden tests.
+
+    Parameters
+    ----------
+    blocks_with_bugs : callable
+        The student's function, called without arguments.
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("blocks_with_bugs")
+    ok, names = checker.call("blocks_with_bugs() runs", blocks_with_bugs)
+    blocks = list(COURSE_SHAPES)
+    if ok and checker.expect(
+        "returns a list of block names (str)",
+        isinstance(names, list | tuple) and all(isinstance(name, str) for name in names),
+        expected='a list such as ["W1", "b3"]',
+        got=describe(names) if not isinstance(names, list | tuple) else
+        f"a {type(names).__name__} holding {sorted({describe(n) for n in names})}",
+        hint="return a list of the blocks' names, as they appear in keys",
+    ):
+        unknown = [name for name in names if name not in blocks]
+        checker.expect(
+            "every name is a block of the course network",
+            not unknown,
+            expected=f"names among {blocks}",
+            got=f"{unknown}",
+            hint="block names are written as in keys from dictionary_to_vector: W1, not dW1",
+        )
+        checker.expect(
+            "no block is named twice",
+            len(set(names)) == len(names),
+            expected="each name once",
+            got=f"{list(names)}",
+            hint="list each block whose gradient is wrong once",
+        )
+        checker.expect(
+            "names at least one block",
+            len(names) > 0,
+            expected="one name or more",
+            got="an empty list",
+            hint="run section 4's block check: which blocks stand out?",
+        )
     checker.finish()
     return checker.results

@@ -37,3 +37,89 @@ def backward_propagation_n(X, Y, cache):
     dW1 = 1 / m * np.dot(dZ1, X.T)
     db1 = 1 / m * np.sum(dZ1, axis=1, keepdims=True)
     return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "dW3": dW3, "db3": db3}
+
+
+def cache_without_forward_pass(seed, m):
+    """X, Y and a cache of course-network shapes that no forward pass produced.
+
+    Backprop is a function of its cache: given these arrays it must return what the chain
+    rule gives from them, whatever parameters they claim to come from. Here W1 ... b3 are
+    unrelated to the Z and A arrays, Z2 and Z3 are not W A + b of the layer before, and A1,
+    A2 are not relu(Z1), relu(Z2) in size; so a "backprop" that rebuilds the cost from the
+    cache's parameters (numerical or complex-step differences, forward_propagation_n) gets
+    other gradients. What an honest backprop may read either way agrees: A1 and A2 are
+    positive exactly where Z1 and Z2 are (so masks on A or on Z are the same, and no Z is
+    0), and A3 is sigmoid(Z3) (so A3 - Y and sigmoid(Z3) - Y are the same).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of ``np.random.default_rng``.
+    m : int
+        Number of examples.
+
+    Returns
+    -------
+    X : ndarray of shape (4, m)
+    Y : ndarray of shape (1, m)
+        Labels 0.0 or 1.0.
+    cache : tuple
+        (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3).
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((4, m))
+    Y = (rng.random((1, m)) > 0.5).astype(float)
+
+    def pre_activation(rows):
+        # Magnitudes in [0.1, 2], random signs: no Z sits on ReLU's kink.
+        return rng.uniform(0.1, 2.0, (rows, m)) * rng.choice([-1.0, 1.0], (rows, m))
+
+    def activation(Z):
+        # Positive where Z is, with a size of its own: not relu(Z).
+        return np.where(Z > 0, rng.uniform(0.5, 3.0, Z.shape), 0.0)
+
+    Z1, Z2, Z3 = pre_activation(5), pre_activation(3), pre_activation(1)
+    A1, A2 = activation(Z1), activation(Z2)
+    A3 = 1 / (1 + np.exp(-Z3))
+    W1, b1 = rng.standard_normal((5, 4)), rng.standard_normal((5, 1))
+    W2, b2 = rng.standard_normal((3, 5)), rng.standard_normal((3, 1))
+    W3, b3 = rng.standard_normal((1, 3)), rng.standard_normal((1, 1))
+    return X, Y, (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
+
+
+# Near the largest double (1.8e308), where doubling overflows but the gradient itself does not.
+_HUGE = 1e154
+
+
+def cache_of_huge_values():
+    """X, Y and a one-example cache whose correct dW2 and db1 are near 1e308.
+
+    The classic buggy backprop doubles dW2 and multiplies db1 by 4: here both overflow to
+    inf, so dividing its outputs by 2 and 4 gives inf, not the gradient. Every gradient
+    entry is one product (one example, one live unit in layer 2), so any correct order of
+    operations gives the same finite values.
+
+    Returns
+    -------
+    X : ndarray of shape (4, 1)
+    Y : ndarray of shape (1, 1)
+    cache : tuple
+        (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3).
+    """
+    X = np.array([[1e-3], [-2e-3], [5e-4], [1e-3]])
+    Y = np.array([[0.0]])
+    Z1 = np.array([[1.0], [-1.0], [2.0], [0.5], [-0.5]])
+    A1 = np.array([[0.8 * _HUGE], [0.0], [2.0], [0.5], [0.0]])
+    Z2 = np.array([[1.5], [-1.0], [-2.0]])
+    A2 = np.array([[1.5], [0.0], [0.0]])  # one live unit: each dA1 entry is one product
+    Z3 = np.array([[0.0]])
+    A3 = np.array([[0.5]])  # sigmoid(0), exactly
+    W1 = np.ones((5, 4))
+    b1 = np.zeros((5, 1))
+    W2 = np.array([[-0.5 * _HUGE, 1.0, 0.7, -1.2, 0.4],
+                   [0.5, -0.5, 0.5, -0.5, 0.5],
+                   [1.0, 1.0, 1.0, 1.0, 1.0]])
+    b2 = np.zeros((3, 1))
+    W3 = np.array([[2.4 * _HUGE, 1.0, -1.0]])
+    b3 = np.zeros((1, 1))
+    return X, Y, (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)

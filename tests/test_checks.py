@@ -4,7 +4,9 @@ explanation. Assertions read the recorded CheckResults, not printed text."""
 
 import re
 import textwrap
+from pathlib import Path
 
+import nbformat
 import pytest
 
 from course_utils import (
@@ -13,6 +15,7 @@ from course_utils import (
     CheckFailed,
     backward_propagation_n_test,
     backward_propagation_test,
+    blocks_with_bugs_test,
     buggy_backward_propagation_n,
     describe,
     difference_by_block_test,
@@ -22,6 +25,7 @@ from course_utils import (
     numerical_gradient_n_test,
 )
 
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks" / "gradient_checking"
 NOT_IMPLEMENTED = "not implemented yet: replace `raise NotImplementedError()`"
 
 
@@ -70,6 +74,7 @@ REFERENCE_CASES = [
     ("02", gradient_check_n_test, ["gradient_check_n"], 5),
     ("03", numerical_gradient_n_test, ["numerical_gradient_n"], 3),
     ("03", difference_by_block_test, ["difference_by_block"], 5),
+    ("03", blocks_with_bugs_test, ["blocks_with_bugs"], 4),
     ("03", backward_propagation_n_test, ["backward_propagation_n", "numerical_gradient_n"], 14),
 ]
 
@@ -685,3 +690,184 @@ def test_backward_propagation_n_blames_a_flat_numerical_gradient(load_notebook, 
     assert all("fix numerical_gradient_n first" in r.hint for r in results if not r.ok)
     assert not any(label.startswith("d") for label in failed(results))
     capsys.readouterr()
+
+
+
+# --- notebook 3: blocks_with_bugs, and the hidden tests of the hunt and the fix ------------
+
+def _test_cell_of_3(grade_id):
+    """A test cell of notebook 3 without its visible check line: its hidden tests alone."""
+    (path,) = NOTEBOOKS.glob("03_*.ipynb")
+    (cell,) = [c for c in nbformat.read(path, as_version=4).cells
+               if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    return "\n".join(line for line in cell.source.splitlines()
+                     if not re.match(r"\w+_test\(", line))
+
+
+def hidden_failures(namespace, grade_id):
+    """Labels of the hidden tests of a notebook-3 cell that fail in ``namespace``."""
+    try:
+        exec(_test_cell_of_3(grade_id), namespace)
+    except CheckFailed as exc:
+        assert "(hidden tests)" in str(exc)
+        return [r.label for r in exc.results if not r.ok]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("answer", "failing"),
+    [
+        ("[]", ["names at least one block"]),
+        ("['dW1', 'W1']", ["every name is a block of the course network"]),
+        ("['W1', 'W1']", ["no block is named twice"]),
+        ("'W1'", ["returns a list of block names (str)"]),
+    ],
+)
+def test_blocks_with_bugs_visible_check_judges_the_form(load_notebook, capsys, answer, failing):
+    student = wrong_answer(load_notebook("03"), f"""
+        def blocks_with_bugs():
+            return {answer}
+    """)
+    assert failed(CheckFailed_results(blocks_with_bugs_test, student)) == failing
+    capsys.readouterr()
+
+
+WRONG_BLOCKS = "names exactly the blocks whose gradients are wrong"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["list(COURSE_SHAPES)",  # every block: no marks for listing all
+     "list(COURSE_SHAPES)[:1]", "['W2', 'b3']", "_reference()[:-1]", "_reference() + ['W2']",
+     "['dW2', 'db1']", "['W2', 'b1']"],  # the classic's bugs, as blocks or as gradients
+)
+def test_blocks_with_bugs_hidden_test_wants_exactly_the_wrong_blocks(load_notebook, capsys,
+                                                                    answer):
+    namespace = load_notebook("03")
+    wrong_answer(namespace, f"""
+        def blocks_with_bugs():
+            return {answer}
+    """)
+    assert hidden_failures(namespace, "blocks_with_bugs_tests") == [WRONG_BLOCKS]
+    capsys.readouterr()
+
+
+def test_blocks_with_bugs_hidden_test_takes_any_order(load_notebook, capsys):
+    namespace = load_notebook("03")
+    wrong_answer(namespace, """
+        def blocks_with_bugs():
+            return tuple(reversed(_reference()))
+    """)
+    assert hidden_failures(namespace, "blocks_with_bugs_tests") == []
+    capsys.readouterr()
+
+
+UNRELATED = ["every gradient is right from a cache no forward pass produced (one example)",
+             "every gradient is right from a cache no forward pass produced (six examples)"]
+HUGE = "every gradient is right from a cache of very large numbers"
+
+# Functions that pass the visible check of backward_propagation_n without being backprop.
+CHEATS = {
+    "complex step of the cost rebuilt from the cache's W, b and X": ("""
+        def backward_propagation_n(X, Y, cache):
+            (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
+            parameters = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
+            theta, _ = dictionary_to_vector(parameters)
+
+            def cost(theta):
+                p = {k: v for k, v in zip(parameters, _blocks(theta, parameters))}
+                A = X
+                for layer in (1, 2, 3):
+                    Z = p[f"W{layer}"] @ A + p[f"b{layer}"]
+                    A = np.where(Z.real > 0, Z, 0) if layer < 3 else 1 / (1 + np.exp(-Z))
+                return np.mean(-Y * np.log(A) - (1 - Y) * np.log(1 - A))
+
+            grad = np.array([[cost(theta + 1e-20j * np.eye(len(theta))[:, [i]]).imag / 1e-20]
+                             for i in range(len(theta))])
+            return {"d" + k: v for k, v in zip(parameters, _blocks(grad, parameters))}
+
+
+        def _blocks(vector, parameters):
+            sizes = np.cumsum([v.size for v in parameters.values()])[:-1]
+            return [part.reshape(v.shape) for part, v in
+                    zip(np.split(vector.ravel(), sizes), parameters.values())]
+        """, UNRELATED),
+    "the notebook's own numerical gradient": ("""
+        def backward_propagation_n(X, Y, cache):
+            (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
+            parameters = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
+            approx = numerical_gradient_n(parameters, X, Y, epsilon=1e-4)
+            blocks = vector_to_dictionary(approx)
+            return {"d" + k: v for k, v in blocks.items()}
+        """, UNRELATED),
+    "backprop of a fresh forward pass": ("""
+        def backward_propagation_n(X, Y, cache):
+            (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
+            parameters = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
+            return _reference(X, Y, forward_propagation_n(X, Y, parameters)[1])
+        """, UNRELATED),
+    "the classic buggy backprop with its outputs divided by 2 and 4": ("""
+        import course_utils.network as _network
+
+
+        def backward_propagation_n(X, Y, cache):
+            # As in a kernel, where an overflow only warns.
+            with np.errstate(over="ignore"):
+                gradients = _network.buggy_backward_propagation_n(X, Y, cache)
+            gradients["dW2"] = gradients["dW2"] / 2
+            gradients["db1"] = gradients["db1"] / 4
+            return gradients
+        """, [HUGE]),
+    "the given backprop with its wrong blocks from the notebook's numerical gradient": ("""
+        def backward_propagation_n(X, Y, cache):
+            (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
+            parameters = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
+            gradients = subtly_buggy_backward_propagation_n(X, Y, cache)
+            approx = vector_to_dictionary(numerical_gradient_n(parameters, X, Y, epsilon=1e-4))
+            for block in ("W1", "b1", "b2", "W3"):
+                gradients["d" + block] = approx[block]
+            return gradients
+        """, UNRELATED),
+}
+
+
+@pytest.mark.parametrize(("source", "failing"), CHEATS.values(), ids=CHEATS.keys())
+def test_backprop_cheats_pass_the_visible_check_and_score_nothing_hidden(
+        load_notebook, capsys, source, failing):
+    """Each cheat is a real threat (the visible check passes it) and fails the hidden part."""
+    namespace = load_notebook("03")
+    student = wrong_answer(namespace, source)
+    results, raised = run(backward_propagation_n_test, student, namespace["numerical_gradient_n"])
+    assert not raised, failed(results)
+    assert set(failing) <= set(hidden_failures(namespace, "backward_propagation_n_tests"))
+    capsys.readouterr()
+
+
+def test_an_independently_written_backprop_keeps_every_mark(load_notebook, capsys):
+    """Another order of operations, masks on Z, A3 recomputed from Z3, einsum: all pass."""
+    namespace = load_notebook("03")
+    student = wrong_answer(namespace, """
+        def backward_propagation_n(X, Y, cache):
+            Z1, A1, _, _, Z2, A2, W2, _, Z3, _, W3, _ = cache
+            m = Y.shape[1]
+            dZ3 = 1 / (1 + np.exp(-Z3)) - Y
+            dZ2 = np.einsum("ki,kj->ij", W3, dZ3) * (Z2 > 0)
+            dZ1 = np.einsum("ki,kj->ij", W2, dZ2) * (Z1 > 0)
+            gradients = {}
+            for layer, dZ, A in ((3, dZ3, A2), (2, dZ2, A1), (1, dZ1, X)):
+                gradients[f"dW{layer}"] = np.einsum("ik,jk->ij", dZ, A) / m
+                gradients[f"db{layer}"] = dZ.mean(axis=1, keepdims=True)
+            return gradients
+    """)
+    results, raised = run(backward_propagation_n_test, student, namespace["numerical_gradient_n"])
+    assert not raised, failed(results)
+    assert hidden_failures(namespace, "backward_propagation_n_tests") == []
+    capsys.readouterr()
+
+
+def test_the_instructors_fix_and_answer_pass_every_hidden_test(load_notebook, capsys):
+    namespace = load_notebook("03")
+    for grade_id in ("blocks_with_bugs_tests", "backward_propagation_n_tests"):
+        assert hidden_failures(namespace, grade_id) == []
+    out = capsys.readouterr().out
+    assert "backward_propagation_n (hidden tests)\nAll 5 checks passed." in out

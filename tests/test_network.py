@@ -17,11 +17,13 @@ from course_utils import (
     gradients_to_vector,
     network,
 )
+from instructor.references import backward_propagation_n as reference_backward
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "notebooks" / "gradient_checking"
 RELEASE = ROOT / "release" / "gradient_checking"
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.DOTALL)
+SOLUTION = re.compile(r"### BEGIN SOLUTION.*?### END SOLUTION", re.DOTALL)
 # The two lines the classic bugs spoil, written correctly (any spacing).
 CORRECT_LINES = [
     re.compile(r"dW2\s*=\s*1\s*/\s*m\s*\*\s*np\.dot\(\s*dZ2\s*,\s*A1\.T\s*\)\s*$", re.MULTILINE),
@@ -43,25 +45,10 @@ def _module_def(function):
     return ast.dump(ast.parse(inspect.getsource(function)).body[0])
 
 
-def _reference_backward():
-    """The grader-side reference of notebook 3's hidden block."""
-    for cell in _cells(SOURCE / "03_debug_buggy_backprop.ipynb"):
-        if "def _reference_backward" in cell.source:
-            namespace = {"np": np}
-            source = HIDDEN.search(cell.source).group(0)
-            tree = ast.parse(source)
-            defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)
-                    and n.name == "_reference_backward"]
-            exec(compile(ast.Module(defs, []), "<reference>", "exec"), namespace)
-            return namespace["_reference_backward"]
-    raise AssertionError("notebook 3 has no hidden _reference_backward")
-
-
 @pytest.mark.parametrize(
     ("notebook", "names"),
     [
         ("02_gradient_check_nd.ipynb", ["forward_propagation_n", "buggy_backward_propagation_n"]),
-        ("03_debug_buggy_backprop.ipynb", ["buggy_backward_propagation_n"]),
     ],
 )
 def test_notebook_copies_equal_the_package(notebook, names):
@@ -78,7 +65,7 @@ def test_the_buggy_backprop_gives_the_published_difference_and_differs_from_the_
     X, Y, parameters = gradient_check_n_test_case()
     _, cache = network.forward_propagation_n(X, Y, parameters)
     buggy = network.buggy_backward_propagation_n(X, Y, cache)
-    reference = _reference_backward()(X, Y, cache)
+    reference = reference_backward(X, Y, cache)
     for block in ("dW1", "db2", "dW3", "db3"):
         np.testing.assert_allclose(buggy[block], reference[block], rtol=1e-12)
     np.testing.assert_allclose(buggy["dW2"], 2 * reference["dW2"], rtol=1e-12)
@@ -99,23 +86,57 @@ def test_the_correct_backprop_is_not_written_anywhere_a_student_reads():
     for where, text in _student_readable_texts():
         for line in CORRECT_LINES:
             assert not line.search(text), f"{where} writes a corrected line: {line.pattern}"
-        assert "_reference_backward" not in text, where
+        assert "instructor" not in text, where
 
 
-def test_in_the_source_notebooks_it_lives_only_in_a_hidden_block():
+def test_in_the_source_notebooks_it_lives_only_in_solutions_and_hidden_tests():
+    """The instructor's model fix (a solution) and the hidden tests' imports of the reference
+    are the only places; both are stripped from the release."""
+    written = 0
     for path in sorted(SOURCE.glob("*.ipynb")):
         for cell in _cells(path):
-            outside = HIDDEN.sub("", cell.source)
+            outside = SOLUTION.sub("", HIDDEN.sub("", cell.source))
             for line in CORRECT_LINES:
                 assert not line.search(outside), f"{path.name}: {cell.source[:60]}"
-            assert "_reference_backward" not in outside, path.name
+                written += bool(line.search(cell.source))
+            assert "instructor" not in outside, path.name
+    # Notebook 3's model fix writes both lines out (never "divide the buggy outputs").
+    assert written >= 2
+
+
+def _numbers_in(source):
+    """Every numeric literal in some code."""
+    tree = ast.parse(source)
+    return {node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and type(node.value) in (int, float)}
+
+
+def test_the_hunted_backprop_has_no_odd_constant_and_wrong_blocks_of_its_own(load_notebook):
+    """Notebook 3's backprop: no stray factor for a glance to find (the classic's `* 2` and
+    `4 / m`), and its bugs are wrong blocks the classic's are not."""
+    name = "subtly_buggy_backward_propagation_n"
+    (given,) = [c.source for c in _cells(SOURCE / "03_debug_buggy_backprop.ipynb")
+                if c.metadata.get("nbgrader", {}).get("grade_id") == name]
+    subtle = load_notebook("03")[name]
+    assert _numbers_in(given) <= {0.0, 1}  # axis=1 and np.where's 0.0 only
+    assert _numbers_in(inspect.getsource(network.buggy_backward_propagation_n)) >= {2, 4}
+    X, Y, parameters = gradient_check_n_test_case()
+    _, cache = network.forward_propagation_n(X, Y, parameters)
+    reference = reference_backward(X, Y, cache)
+
+    def wrong(gradients):
+        return {k for k in reference if not np.allclose(gradients[k], reference[k])}
+
+    assert wrong(network.buggy_backward_propagation_n(X, Y, cache)) == {"dW2", "db1"}
+    hunted = wrong(subtle(X, Y, cache))
+    assert 2 <= len(hunted) < len(reference) and not hunted & {"dW2"}
 
 
 def test_no_backprop_a_student_can_read_passes_the_course_case():
     """Every (X, Y, cache) function in course_utils or a release notebook fails the reference."""
     X, Y, parameters = gradient_check_n_test_case()
     _, cache = network.forward_propagation_n(X, Y, parameters)
-    expected = gradients_to_vector(_reference_backward()(X, Y, cache))
+    expected = gradients_to_vector(reference_backward(X, Y, cache))
     candidates = [
         function
         for module in vars(course_utils).values()

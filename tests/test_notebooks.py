@@ -32,6 +32,7 @@ GRADED = {
     "03_debug_buggy_backprop.ipynb": [
         "numerical_gradient_n",
         "difference_by_block",
+        "blocks_with_bugs",
         "backward_propagation_n",
     ],
     "04_gradient_check_in_practice.ipynb": [
@@ -258,26 +259,39 @@ def test_notebook_2_shows_the_published_difference_of_the_buggy_backprop():
     assert "1.189" not in out
 
 
-def test_notebook_3_shows_the_buggy_then_the_fixed_difference_and_a_bar_chart():
+def _block_rows(text, columns):
+    """{block: readings} of the printed block tables with this many numeric columns."""
+    number = r"\s+(\S+)"
+    return {
+        m[1]: tuple(float(v) for v in m.groups()[1:])
+        for m in re.finditer(r"^(\w+)" + number * columns + "$", text, re.MULTILINE)
+        if m[1] in {"W1", "b1", "W2", "b2", "W3", "b3"}
+    }
+
+
+def test_notebook_3_hunts_subtle_bugs_then_shows_the_fixed_difference_and_a_bar_chart():
     nb = _read(NOTEBOOKS[2].name)
+    out = _stdout(nb)
     pattern = r"overall difference at epsilon = 1e-7: " + NUMBER
-    buggy, fixed = (float(v) for v in re.findall(pattern, _stdout(nb)))
-    assert math.isclose(buggy, PUBLISHED_DIFFERENCE_N_BUGGY, rel_tol=1e-9)
+    buggy, fixed = (float(v) for v in re.findall(pattern, out))
+    assert buggy > 0.1 and not math.isclose(buggy, PUBLISHED_DIFFERENCE_N_BUGGY, rel_tol=1e-3)
     assert math.isclose(fixed, PUBLISHED_DIFFERENCE_N_CORRECT, rel_tol=1e-5, abs_tol=1e-8)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert any("image/png" in o.get("data", {}) for o in outputs)
-    # The per-block table: the two bugs stand out at both steps; correct blocks are noisy at
-    # 1e-7 and clean at 1e-4.
-    rows = dict(
-        (m[1], (float(m[2]), float(m[3])))
-        for m in re.finditer(r"^(\w+)\s+(\S+)\s+(\S+)\s+(\S+)$", _stdout(nb), re.MULTILINE)
-        if m[1] in {"W1", "b1", "W2", "b2", "W3", "b3"}
-    )
-    assert {b for b, (_, at_1e4) in rows.items() if at_1e4 > 1e-3} == {"W2", "b1"}
-    assert max(at_1e7 for b, (at_1e7, _) in rows.items() if b not in {"W2", "b1"}) > 2e-7
-    assert max(at_1e4 for b, (_, at_1e4) in rows.items() if b not in {"W2", "b1"}) < 1e-8
-    # b3, correct, reads above the verdict threshold at 1e-7 (section 4's point).
-    assert rows["b3"][0] > DIFFERENCE_THRESHOLD
+    # The hunt's table: the bugs read large and alike at both steps, the correct blocks are
+    # clean at 1e-4, and one of them reads above the threshold at 1e-7 (the trap).
+    hunt = _block_rows(out, 2)
+    answer = next(c.source for c in nb.cells if _nbgrader(c).get("grade_id") == "blocks_with_bugs")
+    wrong = set(ast.literal_eval(re.search(r"return (\[.*\])", answer)[1]))
+    assert {b for b, (_, at_1e4) in hunt.items() if at_1e4 > 1e-3} == wrong
+    assert all(math.isclose(*hunt[b], rel_tol=1e-6) for b in wrong)
+    assert max(at_1e4 for b, (_, at_1e4) in hunt.items() if b not in wrong) < 1e-9
+    assert max(at_1e7 for b, (at_1e7, _) in hunt.items() if b not in wrong) > DIFFERENCE_THRESHOLD
+    # After the fix: correct blocks noisy at 1e-7 (b1 and b3 above the threshold), clean at
+    # 1e-4; b2's gradient is smaller than b3's yet it reads lower (one noise sample each).
+    rows = _block_rows(out, 3)
+    assert max(at_1e4 for _, at_1e4, _ in rows.values()) < 1e-9
+    assert rows["b2"][2] < rows["b3"][2] and rows["b2"][0] < 0.2 * rows["b3"][0]
 
 
 def test_notebook_3_after_the_fix_b1_and_b3_read_above_the_threshold_at_1e7():
@@ -285,12 +299,12 @@ def test_notebook_3_after_the_fix_b1_and_b3_read_above_the_threshold_at_1e7():
     assert "blocks above the threshold at epsilon = 1e-7: ['b1', 'b3']" in out
 
 
-def test_notebook_3_softplus_cost_reads_a_hundred_times_less():
+def test_notebook_3_the_label_0_example_alone_reads_as_much_as_the_whole_check():
     out = _stdout(_read(NOTEBOOKS[2].name))
-    classic = float(re.search(r"classic cost:  difference at epsilon = 1e-7: (\S+)", out)[1])
-    softplus = float(re.search(r"softplus cost: difference at epsilon = 1e-7: (\S+)", out)[1])
-    assert math.isclose(classic, PUBLISHED_DIFFERENCE_N_CORRECT, rel_tol=1e-2)
-    assert 50 < classic / softplus < 200
+    label1 = float(re.search(r"\(label 1\): difference at epsilon = 1e-7: (\S+)", out)[1])
+    label0 = float(re.search(r"\(label 0\): difference at epsilon = 1e-7: (\S+)", out)[1])
+    assert 50 < label0 / label1 < 200
+    assert math.isclose(label0, PUBLISHED_DIFFERENCE_N_CORRECT, rel_tol=0.05)
     assert "0.9989" in out  # the label-0 example's output, as the prose says
 
 
@@ -338,12 +352,15 @@ def test_norm_of_sum_passes_the_visible_checks_and_fails_the_hidden_ones(
     capsys.readouterr()
 
 
-def test_hidden_tests_of_notebook_3_reject_the_buggy_backprop(load_notebook, capsys):
-    """The hidden reference rejects the unfixed backprop even where visible checks are not run."""
+@pytest.mark.parametrize("given", ["subtly_buggy_backward_propagation_n",
+                                   "buggy_backward_propagation_n"])
+def test_the_test_cell_of_notebook_3_rejects_the_buggy_backprops(load_notebook, capsys, given):
+    """Handed in unfixed, either buggy backprop fails the cell, block by block."""
     name = "03_debug_buggy_backprop.ipynb"
     failure = _run_test_cell(
         load_notebook, "03", name, "backward_propagation_n_tests",
-        extra=lambda ns: {"backward_propagation_n": ns["buggy_backward_propagation_n"]},
+        extra=lambda ns: {"backward_propagation_n": getattr(course_utils, given, None)
+                          or ns[given]},
     )
     assert failure is not None
     labels = [r.label for r in failure.results if not r.ok]
