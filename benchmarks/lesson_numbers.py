@@ -260,6 +260,56 @@ def nan_comparisons():
             "if/else verdict": "bug" if nan > DIFFERENCE_THRESHOLD else "agrees"}
 
 
+# Part 2: the course network at one point and at a few random points.
+def dead_units():
+    """Dead units of the course case and the gradient entries they zero, in both estimates.
+
+    A unit is dead when its ReLU output is 0 for every example. Returns how many per layer,
+    the zero entries of the buggy backprop's gradient (and of the centered differences at
+    EPSILON, which must be the same entries), per block, and which entries of the gradient are
+    nonzero at the course point or at one of the first ``points`` random points at least.
+    """
+    X, Y, parameters = gradient_check_n_test_case()
+    _, keys = dictionary_to_vector(parameters)
+    _, cache = forward_propagation_n(X, Y, parameters)
+    A1, A2 = cache[1], cache[5]
+    grad = gradients_to_vector(buggy_backward_propagation_n(X, Y, cache)).ravel()
+    approx = numerical_gradient(forward_propagation_n, parameters, X, Y, EPSILON).ravel()
+    zero = grad == 0
+    keys = np.asarray(keys)
+    return {
+        "entries": int(grad.size),
+        "dead in layer 1": (int(np.sum(~np.any(A1 > 0, axis=1))), A1.shape[0]),
+        "dead in layer 2": (int(np.sum(~np.any(A2 > 0, axis=1))), A2.shape[0]),
+        "dead unit of layer 1": [int(i) + 1 for i in np.flatnonzero(~np.any(A1 > 0, axis=1))],
+        "zero entries": int(zero.sum()),
+        "zero entries of gradapprox are the same": bool(np.array_equal(approx == 0, zero)),
+        "zero by block": {b: int(np.sum(zero[keys == b])) for b in BLOCKS},
+        "block sizes": {b: int(np.sum(keys == b)) for b in BLOCKS},
+        "dead layer-1 unit's dW1 row is zero": bool(np.all(
+            grad[keys == "W1"].reshape(COURSE_SHAPES["W1"])[~np.any(A1 > 0, axis=1)] == 0)),
+    }
+
+
+def random_points(points=5):
+    """The buggy backprop at random_network_case(0 .. points - 1): zero entries, difference,
+    and how many entries are nonzero at the course point or one of these at least."""
+    X, Y, parameters = gradient_check_n_test_case()
+    _, cache = forward_propagation_n(X, Y, parameters)
+    covered = (gradients_to_vector(buggy_backward_propagation_n(X, Y, cache)) != 0).ravel()
+    zeros, differences, covered_after = [], [], []
+    for seed in range(points):
+        X, Y, parameters = random_network_case(seed)
+        _, cache = forward_propagation_n(X, Y, parameters)
+        grad = gradients_to_vector(buggy_backward_propagation_n(X, Y, cache))
+        approx = numerical_gradient(forward_propagation_n, parameters, X, Y, EPSILON)
+        zeros.append(int(np.sum(grad == 0)))
+        differences.append(relative_difference(grad, approx))
+        covered |= (grad != 0).ravel()
+        covered_after.append(int(covered.sum()))
+    return {"zero entries": zeros, "differences": differences, "covered after each": covered_after}
+
+
 # Parts 2 and 3: the course network.
 def course_numbers():
     """Buggy and fixed differences, block by block, at EPSILON and BLOCK_EPSILON."""
@@ -532,6 +582,8 @@ def main():
         "cubic over theta in [1.2, 1.8] (notebook 1)": cubic_over_theta(),
         "one distance between the stored points (notebook 1)": same_distance_in_1_to_2(),
         "cubic sweep (notebook 1)": cubic_sweep(),
+        "dead units (notebook 2)": dead_units(),
+        "random points (notebook 2)": random_points(),
         "course case": course_numbers(),
         "softplus observation": softplus_observation(),
         "course best steps (epsilon, difference)": course_best_steps(),

@@ -94,6 +94,36 @@ def test_01_sweep_bottoms_near_6e6_left_of_the_models_9e6():
     assert numbers["difference at 1e-7"] > 10 * numbers["smallest difference"]
 
 
+def test_02_twenty_of_47_entries_are_exactly_zero_at_the_course_point():
+    """02 dead_units_intro / random_points_intro: 47 entries; 1 of 5 units of layer 1 and 2 of
+    3 of layer 2 dead; 20 entries exactly 0 in grad and gradapprox alike (27 tested); dW2 11 of
+    15, so the doubling shows through 4; the fifth unit's dW1 row is 0."""
+    numbers = lesson_numbers.dead_units()
+    assert numbers["entries"] == 47 == sum(numbers["block sizes"].values())
+    assert numbers["dead in layer 1"] == (1, 5) and numbers["dead in layer 2"] == (2, 3)
+    assert numbers["dead unit of layer 1"] == [5]
+    assert numbers["zero entries"] == 20 and numbers["entries"] - numbers["zero entries"] == 27
+    assert numbers["zero entries of gradapprox are the same"]
+    assert (numbers["zero by block"]["W2"], numbers["block sizes"]["W2"]) == (11, 15)
+    assert numbers["dead layer-1 unit's dW1 row is zero"]
+
+
+def test_02_five_random_points_cover_every_entry_and_all_read_the_bug():
+    """02 random_points / next: five points of random_network_case; every entry is nonzero at
+    one point at least only after the fifth; the buggy backprop reads between 0.3 and 0.5."""
+    numbers = lesson_numbers.random_points(5)
+    assert numbers["covered after each"][-1] == 47
+    assert numbers["covered after each"][-2] < 47
+    assert all(0.3 < d < 0.5 for d in numbers["differences"])
+
+
+def test_02_the_buggy_reading_is_about_029_and_a_thousand_times_the_step_leaves_it():
+    """02 reading: about 0.29 at 1e-7, above 1e-3; the same to six digits at 1e-4."""
+    numbers = lesson_numbers.course_numbers()
+    assert round(numbers["buggy at 1e-07"], 2) == 0.29 and numbers["buggy at 1e-07"] > 1e-3
+    assert math.isclose(numbers["buggy at 0.0001"], numbers["buggy at 1e-07"], rel_tol=1e-6)
+
+
 def test_02_03_the_classic_numbers_and_the_blocks():
     """02/03: 0.285 buggy, 1.19e-7 fixed; fixed b1 and b3 above the threshold at 1e-7."""
     numbers = lesson_numbers.course_numbers()
