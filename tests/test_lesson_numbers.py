@@ -219,5 +219,6 @@ def test_03_at_1e4_truncation_is_most_of_the_error_and_balances_rounding():
 def test_03_the_label_0_example_alone_reads_as_much_as_the_whole_check():
     """03 noise_source / bands: 1.5e-9 for the label-1 examples, 1.16e-7 for the label-0 one."""
     numbers = lesson_numbers.examples_apart()
+    assert round(numbers["digits lost in 1 - a3"]) == 3  # "about three of the sixteen digits"
     assert round(numbers["label-1 examples"], 10) == 1.5e-9
     assert round(numbers["label-0 example"], 9) == 1.16e-7
