@@ -46,11 +46,13 @@ class Run:
     verdicts: list[judge.Verdict] = field(default_factory=list)
 
     def as_data(self) -> dict:
-        """Plain data (JSON-ready): the notebook, the problems, the failed tests' grade_ids."""
+        """Plain data (JSON-ready): the notebook, the problems, the failed tests' grade_ids,
+        and each test's verdict with its checks (for the class report)."""
         return {
             "notebook": json.loads(nbformat.writes(self.notebook)),
             "problems": list(self.problems),
             "failed_tests": [v.grade_id for v in self.verdicts if not v.passed],
+            "tests": [judge.verdict_data(v) for v in self.verdicts],
         }
 
 

@@ -3,7 +3,7 @@
 Run as ``python -m instructor.grade --submissions DIR --out DIR [--db-url URL]``
 (or ``make grade SUBMISSIONS=DIR OUT=DIR``). DIR holds ``<student_id>/<assignment>/*.ipynb``
 and is only read. Under OUT: nbgrader's course folders, ``gradebook.db``,
-``feedback/<student_id>/<assignment>/*.html`` and ``grades.csv``.
+``feedback/<student_id>/<assignment>/*.html``, ``grades.csv`` and ``report.html``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ import re
 import shutil
 import stat
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from instructor import export
+from instructor import report as class_report
 from instructor import workers as workers_module
 from instructor.course import (
     CONFIG_FILE,
@@ -418,6 +420,7 @@ class ClassGrader:
         so instead of dying again. ``failure`` (a job the workers could not run) is reported
         and the student left to be graded by the next run.
         """
+        started = time.perf_counter()
         if failure is not None:
             _zero_notebooks(self.db_url, self.course_id, self.assignment, job.student_id,
                             self.notebooks)
@@ -448,9 +451,15 @@ class ClassGrader:
             for key in PRECOMPUTED:
                 self.echo(f"warning: the worker's run of {key.rsplit('/', 1)[0]} was not used")
             PRECOMPUTED.clear()
+        # The report groups problems by kind; until problems carry one, "unclassified".
+        kinds = ["unclassified"] if problems else []
         if not self.sandbox:
             problems.append(NO_SANDBOX_WARNING)
-        self._note(job.student_id, job.digest, problems, graded=True)
+        seconds = time.perf_counter() - started + sum(
+            float(result.get("seconds", 0.0)) for result in (results or {}).values()
+        )
+        self._note(job.student_id, job.digest, problems, graded=True,
+                   report=class_report.student_entry(results or {}, kinds, seconds))
         self.running = None
 
     def mark_in_progress(self, student_id: str) -> None:
@@ -469,13 +478,14 @@ class ClassGrader:
             _save_state(self.out, self.state)
         self.running = None
 
-    def _note(self, student_id, digest, problems, graded) -> None:
+    def _note(self, student_id, digest, problems, graded, report=None) -> None:
         self.state["students"][student_id] = {
             "hash": digest,
             # Each entry is cut short, so student-chosen text (a long name, an exception's
             # message) cannot crowd out the rest of the status.
             "problems": [clean_status(p)[:MAX_PROBLEM_CHARS] for p in problems],
             "graded": graded,
+            **({"report": report} if report is not None else {}),
         }
         _save_state(self.out, self.state)
 
@@ -671,6 +681,8 @@ def grade_class(
     rows = grader.rows()
     for note in grader.write_grades(rows, roster):
         echo(note)
+    class_report.write_class_report(out, rows, grader.state, grader.db_url, grader.course_id,
+                                    grader.assignment, sandbox)
     return rows
 
 
@@ -752,7 +764,8 @@ def main(argv=None) -> int:
     except GradingError as error:
         print(f"grade: cannot grade: {error}", file=sys.stderr)
         return 1
-    print(f"{len(rows)} students; grades: {Path(args.out) / GRADES_FILE}")
+    print(f"{len(rows)} students; grades: {Path(args.out) / GRADES_FILE}; "
+          f"class report: {Path(args.out) / class_report.REPORT_FILE}")
     return 0
 
 

@@ -416,6 +416,16 @@ class Verdict:
     checks: tuple[CheckRecord, ...] = ()
 
 
+def verdict_data(verdict: Verdict) -> dict:
+    """A verdict as plain data for the grader's records: the outcome and each check's label,
+    kind and outcome (no report text, no error message)."""
+    return {
+        "grade_id": verdict.grade_id,
+        "passed": verdict.passed,
+        "checks": [[check.label, check.hidden, check.ok] for check in verdict.checks],
+    }
+
+
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 from instructor.execution import execute_and_judge, notebook_from_data
@@ -54,7 +55,8 @@ def run_job(job: dict, sources: dict) -> dict:
     Returns
     -------
     dict
-        ``{name: {"notebook": dict, "problems": [str], "failed_tests": [str]}}``.
+        ``{name: {"notebook": dict, "problems": [str], "failed_tests": [str],
+        "tests": [verdict data], "seconds": float}}``.
     """
     if job["sandboxed"]:
         from instructor.sandbox import sandbox_problem
@@ -64,6 +66,7 @@ def run_job(job: dict, sources: dict) -> dict:
             raise WorkerProblem(f"worker on {os.uname().nodename} has no sandbox: {problem}")
     results = {}
     for name, nb in job["notebooks"].items():
+        started = time.perf_counter()
         run = execute_and_judge(
             notebook_from_data(nb),
             notebook_from_data(sources[name]),
@@ -71,7 +74,7 @@ def run_job(job: dict, sources: dict) -> dict:
             timeout=job["timeout"],
             hide=job.get("hide", ()),
         )
-        results[name] = run.as_data()
+        results[name] = {**run.as_data(), "seconds": time.perf_counter() - started}
     return results
 
 

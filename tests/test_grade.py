@@ -17,8 +17,10 @@ from instructor.example_class import (
     WRONG_TYPE_FUNCTION,
     build_example_class,
 )
+from instructor.export import STATE_FILE, load_state
 from instructor.feedback import BEGIN_HIDDEN, END_HIDDEN
 from instructor.grade import GRADES_FILE, ClassGrader, grade_class
+from instructor.report import REPORT_FILE, student_record
 
 pytestmark = pytest.mark.slow
 
@@ -373,6 +375,22 @@ def test_feedback_never_shows_hidden_tests(graded):
         if found:
             leaks[str(path.relative_to(graded["out"]))] = found[:3]
     assert not leaks, f"hidden-test lines in feedback: {leaks}"
+
+
+def test_the_class_report_names_the_hidden_checks_failed_and_never_their_code(graded):
+    """OUT/report.html counts each check from the judge's records: visible_only passes every
+    visible check and fails hidden ones, which the page names by label, never by code."""
+    out = graded["out"]
+    entries = load_state(out / STATE_FILE)["students"]
+    record = student_record("visible_only", entries["visible_only"].get("report"))
+    checks = [check for test in record.tests for check in test.checks]
+    assert checks and all(check.ok for check in checks if not check.hidden)
+    failed = {check.label for check in checks if check.hidden and not check.ok}
+    assert failed and record.seconds > 0
+    text = (out / REPORT_FILE).read_text(encoding="utf-8")
+    assert all(html.escape(label) in text for label in failed)
+    visible = html.unescape(re.sub(r"<[^>]+>", "", text))
+    assert not sorted(line for line in secret_lines(graded["source"]) if line in visible)
 
 
 def test_a_students_script_runs_on_no_page_the_instructor_or_student_opens(graded):

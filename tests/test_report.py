@@ -1,0 +1,134 @@
+"""instructor.report: the class report counted from records and rendered as one offline page.
+
+The class here is made of records (as the judge and the gradebook give them), so every count
+can be checked against a count made by hand below; tests/test_grade.py checks the page of a
+really graded class (no hidden test line in it).
+"""
+
+import base64
+import re
+
+import pytest
+
+from course_utils.runner import CheckRecord
+from instructor.export import GradeRow
+from instructor.report import (
+    LIMIT,
+    OPT_OUT,
+    OTHER,
+    TIMEOUT,
+    CellResult,
+    StudentRecord,
+    build,
+    student_entry,
+    student_record,
+    write_report,
+)
+
+MAXIMA = {"01_one": 3.0, "02_two": 2.0}
+HOSTILE = '<img src=x onerror="alert(1)">'
+
+
+def row(student_id, one, two, submitted=True, status="ok"):
+    return GradeRow(student_id, "gc", {"01_one": one, "02_two": two}, one + two, 0.0, one + two,
+                    5.0, False, status, submitted)
+
+
+def checks(visible, hidden):
+    """Visible then hidden check records from (label, ok) pairs."""
+    return (*(CheckRecord(label, False, ok) for label, ok in visible),
+            *(CheckRecord(label, True, ok) for label, ok in hidden))
+
+
+def cell(notebook, grade_id, visible, hidden=()):
+    ok = all(o for _, o in visible) and all(o for _, o in hidden)
+    return CellResult(notebook, grade_id, ok, checks(visible, hidden))
+
+
+@pytest.fixture
+def klass():
+    """Four students: one perfect, one failing a hidden check, one failing visibly (so its
+    hidden checks never ran), one with no submission."""
+    rows = [row("ada", 3, 2), row("bob", 1, 2), row("cy", 0, 0), row("dee", 0, 0, False)]
+    sign, zero = "a derivative of the wrong sign gives 1", "zero input gives zero"
+    records = {
+        "ada": StudentRecord("ada", (
+            cell("01_one", "grad_tests", [("runs", True)], [(sign, True), (zero, True)]),
+            cell("02_two", "nd_tests", [("runs", True)], [("shape", True)]),
+        ), (), 4.0),
+        "bob": StudentRecord("bob", (
+            cell("01_one", "grad_tests", [("runs", True)], [(sign, False), (zero, True)]),
+            cell("02_two", "nd_tests", [("runs", True)], [("shape", True)]),
+        ), ("timeout", "limit"), 9.5),
+        "cy": StudentRecord("cy", (
+            cell("01_one", "grad_tests", [("runs", False)]),
+            cell("02_two", "nd_tests", [("runs", False)]),
+        ), ("surprise",), 2.0),
+    }
+    return rows, records, sign
+
+
+def test_counts_come_from_the_records(klass):
+    rows, records, sign = klass
+    report = build(rows, records, MAXIMA)
+    assert report.students == 3 and report.not_submitted == ["dee"]
+    assert report.notebook_scores == {"01_one": [3, 1, 0], "02_two": [2, 2, 0]}
+    assert report.totals == [5, 3, 0] and report.total_max == 5.0
+    grad = next(c for c in report.cells if c.grade_id == "grad_tests")
+    assert (grad.judged, grad.passed) == (3, 1)
+    assert (grad.visible_passed, grad.visible_total) == (2, 3)
+    assert (grad.hidden_passed, grad.hidden_total, grad.hidden_not_run) == (3, 4, 1)
+    ((failure),) = report.hidden_failures
+    assert (failure.label, failure.failed, failure.ran) == (sign, 1, 2)
+    # Unknown kinds are shown as "other", never dropped.
+    assert report.statuses == {TIMEOUT: ["bob"], LIMIT: ["bob"], OTHER: ["cy"]}
+    assert report.seconds == {"ada": 4.0, "bob": 9.5, "cy": 2.0}
+
+
+def test_a_class_graded_without_the_sandbox_says_so_for_everyone(klass):
+    rows, records, _ = klass
+    assert build(rows, records, MAXIMA, sandboxed=False).statuses[OPT_OUT] == ["ada", "bob", "cy"]
+
+
+def test_entries_round_trip_through_json_ready_data():
+    """What the grader stores for a student reads back as the same records."""
+    results = {"01_one.ipynb": {"tests": [
+        {"grade_id": "g", "passed": False, "checks": [["runs", False, True], ["h", True, False]]},
+    ], "seconds": 1.5}}
+    entry = student_entry(results, ["timeout", "timeout"], 3.25)
+    assert entry == {"tests": [{"notebook": "01_one.ipynb", "grade_id": "g", "passed": False,
+                                "checks": [["runs", False, True], ["h", True, False]]}],
+                     "kinds": ["timeout"], "seconds": 3.25}
+    assert student_record("s", entry) == StudentRecord(
+        "s", (CellResult("01_one.ipynb", "g", False,
+                         (CheckRecord("runs", False, True), CheckRecord("h", True, False))),),
+        ("timeout",), 3.25)
+    assert student_record("s", None) == StudentRecord("s")
+
+
+def test_the_page_is_self_contained_escaped_and_script_free(klass, tmp_path):
+    rows, records, sign = klass
+    rows = [*rows, row("eve", 1, 1, status=HOSTILE)]
+    records["eve"] = StudentRecord("eve", (cell("01_one", HOSTILE, [(HOSTILE, False)]),),
+                                   ("kernel_died",), 1.0)
+    page = write_report(tmp_path / "report.html", build(rows, records, MAXIMA))
+    text = page.read_text(encoding="utf-8")
+    assert HOSTILE not in text and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in text
+    assert "<script" not in text.lower()
+    assert re.search(r"Content-Security-Policy\" content=\"default-src 'none'", text)
+    # Every image is embedded: a PNG in a data URL, nothing fetched from anywhere.
+    sources = re.findall(r'src="([^"]*)"', text)
+    assert len(sources) == 4  # scores, pass rates, hidden failures, grading time
+    for source in sources:
+        prefix = "data:image/png;base64,"
+        assert source.startswith(prefix)
+        assert base64.b64decode(source[len(prefix):]).startswith(b"\x89PNG")
+    assert not re.search(r"(href|src)=\"(https?:|//|file:)", text)
+    # The hidden check failed most often is named in plain words, at a glance.
+    glance = text[text.index("At a glance"):text.index("<h2>Scores")]
+    assert sign in glance and "grad_tests" in glance
+
+
+def test_an_empty_class_still_gives_a_page(tmp_path):
+    text = write_report(tmp_path / "r.html", build([], {}, MAXIMA)).read_text()
+    assert "0 students graded" in text and "No test cell was judged" in text
