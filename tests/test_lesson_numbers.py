@@ -4,10 +4,12 @@ Each test names the notebook sentence it backs. The random-draw sweep takes abou
 minute, so it is marked slow.
 """
 
+import inspect
 import math
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from course_utils import (
@@ -222,3 +224,55 @@ def test_03_the_label_0_example_alone_reads_as_much_as_the_whole_check():
     assert round(numbers["digits lost in 1 - a3"]) == 3  # "about three of the sixteen digits"
     assert round(numbers["label-1 examples"], 10) == 1.5e-9
     assert round(numbers["label-0 example"], 9) == 1.16e-7
+
+
+# --- The README and the lesson's structure ---------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks" / "gradient_checking"
+
+
+def _readme():
+    return " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+
+
+def _intro(name):
+    cell = nbformat.read(NOTEBOOK_DIR / name, as_version=4).cells[0]
+    return " ".join(cell.source.split())
+
+
+def test_the_lesson_has_four_notebooks_and_notebooks_1_and_2_say_so():
+    """01 intro, 02 title, README: four notebooks, each listed in notebook 1's intro."""
+    names = sorted(path.name for path in NOTEBOOK_DIR.glob("*.ipynb"))
+    assert len(names) == 4
+    intro = _intro(names[0])
+    assert "part 1 of 4" in intro and "The lesson has four notebooks" in intro
+    assert all(f"`{name}`" in intro for name in names[1:])
+    assert "part 2 of 4" in _intro(names[1])
+    assert "Four notebooks, taken in order" in _readme()
+
+
+def test_readme_states_notebook_2s_zero_entries_and_random_points():
+    """README notebook 2 row: 20 of the 47 entries exactly 0, 27 tested, five points test all."""
+    numbers = lesson_numbers.dead_units()
+    points = lesson_numbers.random_points(5)
+    readme = _readme()
+    assert (f"{numbers['zero entries']} of the {numbers['entries']} gradient entries are "
+            "exactly 0") in readme
+    assert f"tests {numbers['entries'] - numbers['zero entries']}" in readme
+    assert points["covered after each"][-1] == numbers["entries"]
+    assert f"checks at five random points, which together test all {numbers['entries']}" in readme
+
+
+def test_readme_states_the_verdict_suite_as_it_is():
+    """README notebook 4 row: the suite's bugs, cases, correct networks and bar."""
+    import test_verdict_suite as suite
+
+    readme = _readme()
+    assert (f"{len(suite.BUGS)} one-line bugs, each on the course case and "
+            f"{suite.N_BUG_DRAWS} random networks") in readme
+    low, high = suite.SCALES
+    assert (f"{suite.N_CORRECT} random correct networks (weight scales {low:g} to {high:g}) "
+            f"and {suite.N_SATURATED} saturated ones (scales 1 to 2)") in readme
+    assert f"at most {suite.MAX_INCONCLUSIVE:.0%} of the {suite.N_CORRECT}'s blocks" in readme
+    assert "random_case(rng, rng.uniform(1.0, 2.0))" in inspect.getsource(suite)
