@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from course_utils.constants import BLOCK_ATOL, BLOCK_EPSILON, BLOCK_RTOL
+from course_utils.constants import BLOCK_ATOL, BLOCK_EPSILON, BLOCK_RTOL, SECOND_CASE_SEED
 from course_utils.network import forward_propagation_n
 from course_utils.params import COURSE_SHAPES, dictionary_to_vector, gradients_to_vector
 from course_utils.runner import Checker, describe, is_python_float, replaced_globals
@@ -194,6 +194,7 @@ def backward_propagation_n_test(backward_propagation_n, numerical_gradient_n):
         "the course test case": gradient_check_n_test_case(),
         "another network": second_network_case(),
     }
+    first = None  # (X, Y, cache, grad) of the first case, once its gradients are readable
     for name, (X, Y, parameters) in cases.items():
         _, cache = forward_propagation_n(X, Y, parameters)
         ok, gradients = checker.call(f"runs on {name}", backward_propagation_n, X, Y, cache)
@@ -215,6 +216,7 @@ def backward_propagation_n_test(backward_propagation_n, numerical_gradient_n):
             checker.fail(f"gradients have the shapes of their parameters on {name}",
                          hint=str(exc).strip("'\""))
             continue
+        first = first or (X, Y, cache, grad)
         ok, gradapprox = checker.call(
             f"your numerical_gradient_n runs on {name}",
             numerical_gradient_n, parameters, X, Y, epsilon=BLOCK_EPSILON,
@@ -239,8 +241,39 @@ def backward_propagation_n_test(backward_propagation_n, numerical_gradient_n):
                 got=f"largest gap {error:.3e}",
                 hint=f"look again at how d{block} is computed (and divided by m)",
             )
+    if first is not None:
+        _expect_cache_only(checker, backward_propagation_n, *first)
     checker.finish()
     return checker.results
+
+
+def _expect_cache_only(checker, backward_propagation_n, X, Y, cache, grad):
+    """Record whether the gradients stay the same when the cache changes what backprop never
+    reads: W1 and the biases, and the size (not the sign) of Z1 and Z2."""
+    rng = np.random.default_rng(SECOND_CASE_SEED)
+    (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
+    elsewhere = (
+        Z1 * rng.uniform(0.5, 2.0, Z1.shape), A1, rng.standard_normal(W1.shape),
+        rng.standard_normal(b1.shape), Z2 * rng.uniform(0.5, 2.0, Z2.shape), A2, W2,
+        rng.standard_normal(b2.shape), Z3, A3, W3, rng.standard_normal(b3.shape),
+    )
+    label = "gradients come from the cache alone (W1, the biases and the size of Z1, Z2 unused)"
+    ok, gradients = checker.call(label, backward_propagation_n, X, Y, elsewhere)
+    if not ok:
+        return
+    try:
+        moved = float(np.max(np.abs(gradients_to_vector(gradients) - grad)))
+    except (KeyError, TypeError, ValueError) as exc:
+        checker.fail(label, hint=str(exc).strip("'\""))
+        return
+    checker.expect(
+        label,
+        moved <= 1e-12 * max(1.0, float(np.max(np.abs(grad)))),
+        expected="the same gradients as for the cache the forward pass made",
+        got=f"gradients that moved by up to {moved:.3e}",
+        hint="backprop reads A, W and the labels from the cache and the chain rule; it never "
+        "runs the forward pass or differentiates the cost",
+    )
 
 
 def blocks_with_bugs_test(blocks_with_bugs):
