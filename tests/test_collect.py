@@ -8,7 +8,10 @@ import csv
 import hashlib
 import os
 import stat
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -213,3 +216,32 @@ def test_command_line_prints_the_summary(canvas, tmp_path, capsys):
     assert main(["--zip", str(tmp_path / "none.zip"), "--roster", str(roster),
                  "--submissions", str(tmp_path / "subs")]) == 1
     assert "cannot be read as a zip" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_nbgrader_zip_collect_uses_the_collector_plugin(tmp_path):
+    """The README's command: nbgrader's own zip_collect, with LmsCollector choosing."""
+    release = tmp_path / "release" / ASSIGNMENT
+    release.mkdir(parents=True)
+    for name in NOTEBOOKS:
+        (release / name).write_text("{}")
+    archive = tmp_path / "downloaded" / ASSIGNMENT / "archive"
+    archive.mkdir(parents=True)
+    zip_of(archive / "submissions.zip", {
+        f"lovelaceada_1001_70_{FIRST}": b"ada",
+        f"turingalan_LATE_1002_71_{FIRST[:-6]}-1.ipynb": b"alan",
+        f"mallory_9999_72_{FIRST}": b"mallory",
+    })
+    roster = write_roster(tmp_path / "roster.csv")
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run(
+        [str(bin_dir / "nbgrader"), "zip_collect", ASSIGNMENT,
+         "--collector=instructor.collect.LmsCollector", f"--LmsCollector.roster={roster}",
+         f"--CourseDirectory.root={tmp_path}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+             "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert result.returncode == 0, result.stderr
+    assert tree(tmp_path / "submitted") == {
+        f"s001/{ASSIGNMENT}/{FIRST}": b"ada", f"s002/{ASSIGNMENT}/{FIRST}": b"alan"}
