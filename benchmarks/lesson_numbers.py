@@ -278,6 +278,8 @@ def dead_units():
     zero = grad == 0
     keys = np.asarray(keys)
     return {
+        "examples": X.shape[1],
+        "shapes": {name: parameters[name].shape for name in BLOCKS},
         "entries": int(grad.size),
         "dead in layer 1": (int(np.sum(~np.any(A1 > 0, axis=1))), A1.shape[0]),
         "dead in layer 2": (int(np.sum(~np.any(A2 > 0, axis=1))), A2.shape[0]),
@@ -309,7 +311,8 @@ def random_points(points=5):
         covered |= (grad != 0).ravel()
         by_random_points_alone |= (grad != 0).ravel()
         covered_after.append(int(covered.sum()))
-    return {"zero entries": zeros, "differences": differences, "covered after each": covered_after,
+    return {"examples": X.shape[1], "zero entries": zeros, "differences": differences,
+            "covered after each": covered_after,
             "covered by the random points alone": int(by_random_points_alone.sum())}
 
 

@@ -101,6 +101,9 @@ def test_02_twenty_of_47_entries_are_exactly_zero_at_the_course_point():
     3 of layer 2 dead; 20 entries exactly 0 in grad and gradapprox alike (27 tested); dW2 11 of
     15, so the doubling shows through 4; the fifth unit's dW1 row is 0."""
     numbers = lesson_numbers.dead_units()
+    assert numbers["examples"] == 3
+    assert numbers["shapes"] == {"W1": (5, 4), "b1": (5, 1), "W2": (3, 5), "b2": (3, 1),
+                                 "W3": (1, 3), "b3": (1, 1)}
     assert numbers["entries"] == 47 == sum(numbers["block sizes"].values())
     assert numbers["dead in layer 1"] == (1, 5) and numbers["dead in layer 2"] == (2, 3)
     assert numbers["dead unit of layer 1"] == [5]
@@ -114,6 +117,7 @@ def test_02_five_random_points_cover_every_entry_and_all_read_the_bug():
     """02 random_points / next: five points of random_network_case; every entry is nonzero at
     one point at least only after the fifth; the buggy backprop reads between 0.3 and 0.5."""
     numbers = lesson_numbers.random_points(5)
+    assert numbers["examples"] == 5
     assert numbers["covered after each"][-1] == 47
     assert numbers["covered after each"][-2] < 47
     assert all(0.3 < d < 0.5 for d in numbers["differences"])
