@@ -11,6 +11,7 @@ their qualified names.
 
 import numpy as np
 
+from course_utils.activations import relu, sigmoid
 from course_utils.params import COURSE_SHAPES
 
 # The step of a complex-step derivative: far below any rounding of theta, since nothing is
@@ -57,6 +58,13 @@ def half_squared_norm(theta):
     return float(np.sum(np.asarray(theta) ** 2) / 2)
 
 
+def log_cosh_sum(theta):
+    """J(theta) = sum(log(cosh(theta))); gradient tanh(theta), not a multiple of theta."""
+    theta = np.asarray(theta, dtype=float)
+    # log cosh t = logaddexp(t, -t) - log 2, without overflow for large |t|.
+    return float(np.sum(np.logaddexp(theta, -theta) - np.log(2.0)))
+
+
 # A stand-in network for check_gradients: same calling convention as the course network,
 # cost sum(log cosh(theta)) over every block, gradient tanh(theta), smooth everywhere.
 def logcosh_forward_n(X, Y, parameters):
@@ -81,25 +89,23 @@ def logcosh_backward_n(X, Y, cache):
     return {f"d{name}": np.tanh(value) for name, value in cache.items()}
 
 
-def logcosh_backward_n_doubled_W2(X, Y, cache):
-    """:func:`logcosh_backward_n` with dW2 twice too large (a bug in exactly one block)."""
-    gradients = logcosh_backward_n(X, Y, cache)
-    gradients["dW2"] = 2 * gradients["dW2"]
-    return gradients
+def hinged_logcosh_forward_n(X, Y, parameters):
+    """Cost ``sum(log(cosh(theta)) + max(theta, 0))`` over every parameter: a kink at 0.
+
+    Returns
+    -------
+    cost : float
+    cache : dict of str to ndarray
+        Copies of the parameters, what :func:`hinged_logcosh_backward_n` needs.
+    """
+    cost, cache = logcosh_forward_n(X, Y, parameters)
+    return cost + float(sum(np.sum(np.maximum(value, 0.0)) for value in cache.values())), cache
 
 
-def logcosh_backward_n_negated_b3(X, Y, cache):
-    """:func:`logcosh_backward_n` with db3 of the wrong sign (a bug in exactly one block)."""
-    gradients = logcosh_backward_n(X, Y, cache)
-    gradients["db3"] = -gradients["db3"]
-    return gradients
-
-
-def logcosh_backward_n_misshapen_b2(X, Y, cache):
-    """:func:`logcosh_backward_n` with db2 returned as a row instead of a column."""
-    gradients = logcosh_backward_n(X, Y, cache)
-    gradients["db2"] = gradients["db2"].T
-    return gradients
+def hinged_logcosh_backward_n(X, Y, cache):
+    """The exact gradient of :func:`hinged_logcosh_forward_n` away from its kinks:
+    tanh(theta) + (theta > 0)."""
+    return {f"d{name}": np.tanh(value) + (value > 0) for name, value in cache.items()}
 
 
 def logcosh_case(seed=4, scale=0.8):
@@ -118,6 +124,76 @@ def logcosh_case(seed=4, scale=0.8):
     parameters = {name: scale * rng.standard_normal(shape)
                   for name, shape in COURSE_SHAPES.items()}
     return X, Y, parameters
+
+
+# Two more networks with the course's shapes, cache and calling convention. The judge checks
+# check_gradients on them, away from the course network, whose backprop a student writes in
+# notebook 3: comparing with that backprop is not gradient checking, and here it is wrong.
+# The slope of the second layer's leaky ReLU below 0.
+LEAK = 0.1
+
+
+def leaky_forward_propagation_n(X, Y, parameters):
+    """LINEAR -> RELU -> LINEAR -> LEAKY RELU -> LINEAR -> SIGMOID and the logistic cost.
+
+    The second hidden layer keeps ``LEAK`` times its negative pre-activations; the cost is
+    written as the course's, so it freezes where the sigmoid rounds to 1 as the course's does.
+
+    Parameters
+    ----------
+    X : ndarray of shape (4, m)
+    Y : ndarray of shape (1, m)
+    parameters : dict of str to ndarray
+        W1 (5, 4), b1 (5, 1), W2 (3, 5), b2 (3, 1), W3 (1, 3), b3 (1, 1).
+
+    Returns
+    -------
+    cost : float
+    cache : tuple
+        (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3), as the course network's.
+    """
+    m = X.shape[1]
+    W1, b1 = parameters["W1"], parameters["b1"]
+    W2, b2 = parameters["W2"], parameters["b2"]
+    W3, b3 = parameters["W3"], parameters["b3"]
+    Z1 = np.dot(W1, X) + b1
+    A1 = relu(Z1)
+    Z2 = np.dot(W2, A1) + b2
+    A2 = np.where(Z2 > 0, Z2, LEAK * Z2)
+    Z3 = np.dot(W3, A2) + b3
+    A3 = sigmoid(Z3)
+    cost = 1 / m * np.sum(-np.log(A3) * Y - np.log(1 - A3) * (1 - Y))
+    return cost, (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
+
+
+def squared_error_forward_propagation_n(X, Y, parameters):
+    """The course's layers with the squared-error cost ``mean((A3 - Y)^2) / 2``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (4, m)
+    Y : ndarray of shape (1, m)
+    parameters : dict of str to ndarray
+        W1 (5, 4), b1 (5, 1), W2 (3, 5), b2 (3, 1), W3 (1, 3), b3 (1, 1).
+
+    Returns
+    -------
+    cost : float
+    cache : tuple
+        (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3), as the course network's.
+    """
+    m = X.shape[1]
+    W1, b1 = parameters["W1"], parameters["b1"]
+    W2, b2 = parameters["W2"], parameters["b2"]
+    W3, b3 = parameters["W3"], parameters["b3"]
+    Z1 = np.dot(W1, X) + b1
+    A1 = relu(Z1)
+    Z2 = np.dot(W2, A1) + b2
+    A2 = relu(Z2)
+    Z3 = np.dot(W3, A2) + b3
+    A3 = sigmoid(Z3)
+    cost = float(np.sum((A3 - Y) ** 2) / (2 * m))
+    return cost, (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
 
 
 # A wide stand-in model for timing: logistic regression with n_features weights.

@@ -7,6 +7,9 @@ from here, so each reference is written once.
 
 import numpy as np
 
+from course_utils.params import COURSE_SHAPES
+from course_utils.practice import LEAK
+
 
 def backward_propagation_n(X, Y, cache):
     """The correct gradients of the course network's logistic cost, from its cache alone.
@@ -123,3 +126,120 @@ def cache_of_huge_values():
     W3 = np.array([[2.4 * _HUGE, 1.0, -1.0]])
     b3 = np.zeros((1, 1))
     return X, Y, (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
+
+
+# Notebook 4: the judge's other networks and hard points for check_gradients.
+# The networks' forward passes are in course_utils.practice (they run in the student's
+# kernel); their correct backprops are here, and reach the kernel only as callbacks.
+
+
+def leaky_backward_propagation_n(X, Y, cache):
+    """The correct gradients of ``course_utils.practice.leaky_forward_propagation_n``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (4, m)
+    Y : ndarray of shape (1, m)
+    cache : tuple
+        (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3).
+
+    Returns
+    -------
+    gradients : dict of str to ndarray
+        dW1, db1, dW2, db2, dW3, db3, each the shape of its parameter.
+    """
+    m = X.shape[1]
+    (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache  # noqa: RUF059
+    dZ3 = A3 - Y
+    dZ2 = np.dot(W3.T, dZ3) * np.where(Z2 > 0, 1.0, LEAK)
+    dZ1 = np.dot(W2.T, dZ2) * (Z1 > 0)
+    return _layer_gradients(X, A1, A2, dZ1, dZ2, dZ3, m)
+
+
+def squared_error_backward_propagation_n(X, Y, cache):
+    """The correct gradients of ``course_utils.practice.squared_error_forward_propagation_n``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (4, m)
+    Y : ndarray of shape (1, m)
+    cache : tuple
+        (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3).
+
+    Returns
+    -------
+    gradients : dict of str to ndarray
+        dW1, db1, dW2, db2, dW3, db3, each the shape of its parameter.
+    """
+    m = X.shape[1]
+    (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache  # noqa: RUF059
+    dZ3 = (A3 - Y) * A3 * (1 - A3)
+    dZ2 = np.dot(W3.T, dZ3) * (Z2 > 0)
+    dZ1 = np.dot(W2.T, dZ2) * (Z1 > 0)
+    return _layer_gradients(X, A1, A2, dZ1, dZ2, dZ3, m)
+
+
+def _layer_gradients(X, A1, A2, dZ1, dZ2, dZ3, m):
+    """dW and db of the three layers from their dZ."""
+    return {"dW1": np.dot(dZ1, X.T) / m, "db1": np.sum(dZ1, axis=1, keepdims=True) / m,
+            "dW2": np.dot(dZ2, A1.T) / m, "db2": np.sum(dZ2, axis=1, keepdims=True) / m,
+            "dW3": np.dot(dZ3, A2.T) / m, "db3": np.sum(dZ3, axis=1, keepdims=True) / m}
+
+
+def leaky_backward_without_first_mask(X, Y, cache):
+    """:func:`leaky_backward_propagation_n` with the first ReLU's mask forgotten (dZ1 = dA1):
+    wrong in W1 and b1 wherever a first-layer unit is off."""
+    m = X.shape[1]
+    (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache  # noqa: RUF059
+    gradients = leaky_backward_propagation_n(X, Y, cache)
+    dZ2 = np.dot(W3.T, A3 - Y) * np.where(Z2 > 0, 1.0, LEAK)
+    dA1 = np.dot(W2.T, dZ2)
+    gradients["dW1"] = np.dot(dA1, X.T) / m
+    gradients["db1"] = np.sum(dA1, axis=1, keepdims=True) / m
+    return gradients
+
+
+# Hidden points for check_gradients: each from a seed of its own, then moved to a hard spot.
+# Distances to a ReLU kink, below any step of 1e-6 or more and above the smallest steps.
+KINK_DISTANCES = (3e-7, -2e-7)
+
+
+def practice_point(seed, scale, m=6):
+    """X (4, m), Y (1, m) and parameters of the course shapes, the weights times scale."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((4, m))
+    Y = (rng.random((1, m)) < 0.5).astype(float)
+    parameters = {name: scale * rng.standard_normal(shape)
+                  for name, shape in COURSE_SHAPES.items()}
+    return X, Y, parameters
+
+
+def kinked_point(forward, seed, scale):
+    """A point where one first-layer and one second-layer pre-activation sit a few 1e-7
+    from their kink (``KINK_DISTANCES``): any step of 1e-6 or more straddles them."""
+    X, Y, parameters = practice_point(seed, scale)
+    _, cache = forward(X, Y, parameters)
+    parameters["b1"][1, 0] -= cache[0][1, 2] - KINK_DISTANCES[0]
+    _, cache = forward(X, Y, parameters)
+    parameters["b2"][0, 0] -= cache[4][0, 4] - KINK_DISTANCES[1]
+    return X, Y, parameters
+
+
+def saturated_point(forward, seed, scale, z3):
+    """A point whose output pre-activations sit near z3 (every sigmoid output within about
+    e^-z3 of 1), for examples labelled 0 and 1 alike."""
+    X, Y, parameters = practice_point(seed, scale)
+    Y[0, :] = [0, 1, 0, 1, 1, 0]
+    _, cache = forward(X, Y, parameters)
+    parameters["b3"][0, 0] += z3 - cache[8][0, 0]
+    return X, Y, parameters
+
+
+def dead_unit_point(forward, seed, scale):
+    """A point where two of the three second-layer units are off for every example, one of
+    them only 2e-7 below its kink for one example."""
+    X, Y, parameters = practice_point(seed, scale)
+    _, cache = forward(X, Y, parameters)
+    parameters["b2"][1, 0] -= cache[4][1].max() + 1.0
+    parameters["b2"][2, 0] -= cache[4][2].max() + abs(KINK_DISTANCES[1])
+    return X, Y, parameters

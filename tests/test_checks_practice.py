@@ -11,18 +11,32 @@ import nbformat
 import numpy as np
 import pytest
 
-from course_utils import CheckFailed, sigmoid
+from course_utils import (
+    CheckFailed,
+    buggy_backward_propagation_n,
+    forward_propagation_n,
+    gradient_check_n_test_case,
+    sigmoid,
+)
 from course_utils import checks_practice as checks
 from course_utils.practice import (
     COMPLEX_STEP,
     cube,
     half_squared_norm,
     hinge,
+    leaky_forward_propagation_n,
     logcosh_backward_n,
     logcosh_case,
     logcosh_forward_n,
     squire_trapp,
     squire_trapp_derivative,
+)
+from course_utils.wire import qualified_name
+from instructor.references import backward_propagation_n as reference_backward
+from instructor.references import (
+    leaky_backward_propagation_n,
+    leaky_backward_without_first_mask,
+    practice_point,
 )
 
 NOTEBOOK = (Path(__file__).resolve().parent.parent / "notebooks" / "gradient_checking"
@@ -130,6 +144,38 @@ def test_a_directional_check_that_moves_theta_is_caught():
     assert half_squared_norm(np.ones((2, 1))) == 1.0
 
 
+def _ratio_cheat(cost, grad, theta, u, epsilon=1e-6):
+    """Never calls the cost: reads grad as r * theta, right only when the gradient is theta."""
+    r = float(np.sum(grad * theta) / np.sum(theta * theta))
+    return abs(r - 1) / (abs(r) + 1)
+
+
+def test_a_directional_difference_that_never_calls_the_cost_fails(capsys):
+    failed = _failed_labels(checks.directional_difference_test, _ratio_cheat)
+    assert failed == ["a correct gradient of log cosh (tanh, no multiple of theta) agrees"]
+    namespace = {**_imports(), "directional_difference": _ratio_cheat}
+    with pytest.raises(CheckFailed) as info:
+        exec(_hidden_block("directional_difference_tests"), namespace)
+    capsys.readouterr()
+    assert sum(not r.ok for r in info.value.results) >= 3
+
+
+def test_hidden_directional_tests_pass_the_solution_and_need_the_given_epsilon(solutions,
+                                                                                capsys):
+    namespace = {**_imports(), "directional_difference": solutions["directional_difference"]}
+    exec(_hidden_block("directional_difference_tests"), namespace)
+    assert "All 5 checks passed." in capsys.readouterr().out
+
+    def fixed_step(cost, grad, theta, u, epsilon=1e-6):
+        return solutions["directional_difference"](cost, grad, theta, u)
+
+    namespace["directional_difference"] = fixed_step
+    with pytest.raises(CheckFailed) as info:
+        exec(_hidden_block("directional_difference_tests"), namespace)
+    capsys.readouterr()
+    assert [r.label for r in info.value.results if not r.ok] == ["the given epsilon is used"]
+
+
 def test_a_fixed_threshold_checker_accuses_correct_blocks():
     """Centered differences at 1e-7 and the classic 2e-7 threshold, block by block."""
 
@@ -195,18 +241,156 @@ def _always(word):
     return verdicts
 
 
+def _run_hidden(check_gradients, capsys):
+    """The failed hidden checks of check_gradients, or [] when all pass."""
+    namespace = {**_imports(), "check_gradients": check_gradients}
+    try:
+        exec(_hidden_block("check_gradients_tests"), namespace)
+    except CheckFailed as error:
+        capsys.readouterr()
+        return sorted(r.label for r in error.results if not r.ok)
+    assert "All 8 checks passed." in capsys.readouterr().out
+    return []
+
+
+HARD_POINTS = {"a correct backprop is no bug where a step straddles a kink",
+               "a correct backprop is no bug where rounding freezes the cost",
+               "a correct backprop is no bug where the gradient is tiny",
+               "a correct backprop is no bug where units are dead"}
+
+
 @pytest.mark.parametrize("word", ["ok", "bug", "inconclusive"])
 def test_hidden_tests_reject_a_checker_that_always_says_the_same(word, capsys):
-    namespace = {**_imports(), "check_gradients": _always(word)}
-    with pytest.raises(CheckFailed, match=r"\(hidden tests\)"):
-        exec(_hidden_block("check_gradients_tests"), namespace)
-    capsys.readouterr()
+    assert _run_hidden(_always(word), capsys)
 
 
 def test_hidden_tests_pass_the_reference_solution(solutions, capsys):
-    namespace = {**_imports(), "check_gradients": solutions["check_gradients"]}
-    exec(_hidden_block("check_gradients_tests"), namespace)
-    assert "All 6 checks passed." in capsys.readouterr().out
+    assert _run_hidden(solutions["check_gradients"], capsys) == []
+
+
+def _one_step_checker(forward, backward, parameters, X, Y):
+    """Centered differences at one step (1e-5), "bug" above one threshold (1e-6)."""
+    with np.errstate(all="ignore"):
+        _, cache = forward(X, Y, parameters)
+        gradients = backward(X, Y, cache)
+        verdicts = {}
+        for name, block in parameters.items():
+            approx = np.zeros(block.shape)
+            for index in np.ndindex(block.shape):
+                plus = {k: np.array(v, dtype=float) for k, v in parameters.items()}
+                minus = {k: np.array(v, dtype=float) for k, v in parameters.items()}
+                plus[name][index] += 1e-5
+                minus[name][index] -= 1e-5
+                approx[index] = (forward(X, Y, plus)[0] - forward(X, Y, minus)[0]) / 2e-5
+            grad = np.asarray(gradients["d" + name], dtype=float)
+            if grad.shape != block.shape:
+                verdicts[name] = "bug"
+                continue
+            denominator = np.linalg.norm(grad) + np.linalg.norm(approx)
+            difference = 0.0 if denominator == 0 else np.linalg.norm(grad - approx) / denominator
+            verdicts[name] = "bug" if difference > 1e-6 else "ok"
+    return verdicts
+
+
+def test_a_one_step_one_threshold_checker_accuses_correct_code_at_every_hard_point(capsys):
+    """Finds the hidden bugs, but calls correct code "bug" at each hard point."""
+    assert set(_run_hidden(_one_step_checker, capsys)) == HARD_POINTS
+    assert "a kink within the step is no bug" in _failed_labels(checks.check_gradients_test,
+                                                                 _one_step_checker)
+
+
+def _independent_checker(forward, backward, parameters, X, Y):
+    """A checker written apart from the reference solution, on simpler rules.
+
+    "bug" where, for some entry, the cost moves both ways, the one-sided slopes agree (no kink
+    in reach) and the centered differences agree with each other at three steps in a row, all
+    far from backprop (a real bug does not move with the step; kinks and rounding do; a cost
+    frozen by rounding does not move at all); otherwise "ok" where the
+    block agrees to 1e-6 at a step of 1e-4, 1e-5 or 1e-6; otherwise "inconclusive".
+    """
+    steps = 10.0 ** -np.arange(1.0, 8.0)
+    with np.errstate(all="ignore"):
+        J0, cache = forward(X, Y, parameters)
+        if not np.isfinite(J0):
+            return dict.fromkeys(parameters, "inconclusive")
+        gradients = backward(X, Y, cache)
+        verdicts = {}
+        for name, block in parameters.items():
+            grad = np.asarray(gradients.get("d" + name), dtype=float)
+            if grad.shape != block.shape:
+                verdicts[name] = "bug"
+                continue
+            forward_slope = np.zeros((*block.shape, steps.size))
+            backward_slope = np.zeros_like(forward_slope)
+            for index in np.ndindex(block.shape):
+                for s, h in enumerate(steps):
+                    moved = {k: np.array(v, dtype=float) for k, v in parameters.items()}
+                    moved[name][index] += h
+                    forward_slope[index][s] = (forward(X, Y, moved)[0] - J0) / h
+                    moved[name][index] -= 2 * h
+                    backward_slope[index][s] = (J0 - forward(X, Y, moved)[0]) / h
+            centered = (forward_slope + backward_slope) / 2
+            size = np.abs(centered) + np.abs(grad)[..., None]
+            # The cost must move both ways (a cost frozen by rounding reads slope 0) ...
+            no_kink = (np.abs(forward_slope - backward_slope) <= 0.1 * size) & (
+                forward_slope != 0) & (backward_slope != 0)
+            far = np.abs(centered - grad[..., None]) > 0.1 * size
+            steady = np.abs(np.diff(centered)) <= 0.01 * size[..., 1:]
+            window = (no_kink & far)[..., :-2] & (no_kink & far)[..., 1:-1] & (
+                no_kink & far)[..., 2:] & steady[..., :-1] & steady[..., 1:]
+            differences = [np.linalg.norm(grad - centered[..., s]) / d if (
+                d := np.linalg.norm(grad) + np.linalg.norm(centered[..., s])) else 0.0
+                for s in (3, 4, 5)]
+            if window.any():
+                verdicts[name] = "bug"
+            elif min(differences) < 1e-6:
+                verdicts[name] = "ok"
+            else:
+                verdicts[name] = "inconclusive"
+    return verdicts
+
+
+def test_an_independently_written_checker_passes_the_hidden_tests(capsys):
+    """The hidden bar is not the reference solution's quirks: other honest rules meet it."""
+    assert _run_hidden(_independent_checker, capsys) == []
+    assert all(r.ok for r in checks.check_gradients_test(_independent_checker))
+
+
+def _own_backprop_checker(forward, backward, parameters, X, Y):
+    """No gradient checking: compares with a correct backprop of the course network (the one a
+    student writes in notebook 3), "bug" wherever the given backprop differs from it."""
+    _, cache = forward(X, Y, parameters)
+    given = backward(X, Y, cache)
+    own = reference_backward(X, Y, cache)
+    return {name: "ok" if np.allclose(given["d" + name], own["d" + name], rtol=1e-9, atol=0)
+            else "bug" for name in parameters}
+
+
+def test_comparing_with_the_course_backprop_fails_the_hidden_tests(capsys):
+    """Hidden cases are on networks whose backprop is not the course's."""
+    X, Y, parameters = gradient_check_n_test_case()
+    classic = _own_backprop_checker(forward_propagation_n, buggy_backward_propagation_n,
+                                    parameters, X, Y)
+    assert classic == {"W1": "ok", "b1": "bug", "W2": "bug", "b2": "ok", "W3": "ok", "b3": "ok"}
+    failed = _run_hidden(_own_backprop_checker, capsys)
+    assert len(failed) >= 6, failed
+
+
+def test_the_visible_checks_hand_over_backprops_that_name_nothing(monkeypatch):
+    """Every backprop the visible checks pass has one name, no docstring, and no module-level
+    name in course_utils (so that, when graded, it is a callback and not a named function)."""
+    seen = []
+
+    def recording(forward, backward, parameters, X, Y):
+        seen.append(backward)
+        return dict.fromkeys(parameters, "ok")
+
+    with pytest.raises(CheckFailed):
+        checks.check_gradients_test(recording)
+    assert len(seen) == 6
+    assert {(b.__name__, b.__qualname__.rsplit(".", 1)[-1], b.__doc__) for b in seen} == {
+        ("backward_propagation_n", "backward_propagation_n", None)}
+    assert not any(qualified_name(b) for b in seen)
 
 
 def _point_key(parameters, X, Y):
@@ -234,29 +418,22 @@ def _memoizing_cheater():
     return check_gradients
 
 
-def test_the_memoizing_cheater_wins_when_a_point_is_reused(capsys):
+def test_the_memoizing_cheater_wins_when_a_point_is_reused():
     """The cheater is a real threat: correct backprop first, buggy one at the same point."""
-    namespace = {**_imports(), "check_gradients": _always("ok")}
-    with pytest.raises(CheckFailed):
-        exec(_hidden_block("check_gradients_tests"), namespace)  # for its backprops
-    capsys.readouterr()
     cheat = _memoizing_cheater()
-    X, Y, parameters = namespace["_point_h"](1, 0.5)
-    forward = namespace["forward_propagation_n"]
-    assert "bug" not in cheat(forward, namespace["_reference_backward"], parameters, X, Y).values()
-    verdicts = cheat(forward, namespace["_first_mask_forgotten"], parameters, X, Y)
+    X, Y, parameters = practice_point(1, 0.5)
+    assert "bug" not in cheat(leaky_forward_propagation_n, leaky_backward_propagation_n,
+                              parameters, X, Y).values()
+    verdicts = cheat(leaky_forward_propagation_n, leaky_backward_without_first_mask,
+                     parameters, X, Y)
     assert {b for b, v in verdicts.items() if v == "bug"} == {"W1", "b1"}
 
 
 def test_hidden_tests_fail_the_memoizing_cheater(capsys):
-    namespace = {**_imports(), "check_gradients": _memoizing_cheater()}
-    with pytest.raises(CheckFailed, match=r"\(hidden tests\)") as info:
-        exec(_hidden_block("check_gradients_tests"), namespace)
-    capsys.readouterr()
-    failed = {r.label for r in info.value.results if not r.ok}
-    assert failed == {"a missing 1/m in db3 is found in b3 only",
-                      "a sign slip in dW3 is found in W3 only",
-                      "a forgotten ReLU mask is found in W1 and b1 only"}
+    assert set(_run_hidden(_memoizing_cheater(), capsys)) == {
+        "a missing 1/m in db3 is found in b3 only",
+        "a sign slip in dW3 is found in W3 only",
+        "a forgotten ReLU mask is found in W1 and b1 only"}
 
 
 def test_every_hidden_case_has_a_point_of_its_own(capsys):
@@ -271,9 +448,6 @@ def test_every_hidden_case_has_a_point_of_its_own(capsys):
         checks.check_gradients_test(recording)
     visible = set(points)
     points.clear()
-    namespace = {**_imports(), "check_gradients": recording}
-    with pytest.raises(CheckFailed):
-        exec(_hidden_block("check_gradients_tests"), namespace)
-    capsys.readouterr()
-    assert len(points) == 6
+    _run_hidden(recording, capsys)
+    assert len(points) == 8
     assert len(set(points)) == len(points) and not visible & set(points)

@@ -7,9 +7,11 @@ be caught in every block it changes, and never reported in a block it leaves alo
 random correct networks with parameter scales from 0.01 to 2, no block may read "bug" and at
 most 5% may read "inconclusive".
 
-The correct backprop lives here, in the tests, and nowhere a student can read it.
+The correct backprop is the grader-only one (``instructor/references.py``), which nothing a
+student installs contains.
 """
 
+import inspect
 import math
 from pathlib import Path
 
@@ -17,7 +19,14 @@ import nbformat
 import numpy as np
 import pytest
 
-from course_utils import COURSE_SHAPES, forward_propagation_n, gradient_check_n_test_case
+from course_utils import (
+    COURSE_SHAPES,
+    forward_propagation_n,
+    gradient_check_n_test_case,
+    leaky_forward_propagation_n,
+    squared_error_forward_propagation_n,
+)
+from instructor import references
 
 NOTEBOOK = (Path(__file__).resolve().parent.parent / "notebooks" / "gradient_checking"
             / "04_gradient_check_in_practice.ipynb")
@@ -28,28 +37,16 @@ N_BUG_DRAWS = 5
 N_SATURATED = 40
 SCALES = (0.01, 2.0)
 MAX_INCONCLUSIVE = 0.05
+# Correct networks moved to hard points: kinks at 1e-9 to 1e-4, saturated outputs, dead units.
+N_HARD = 60
 # Blocks whose gradients differ by less than this (relative) count as unchanged by a bug.
 CHANGED_RTOL = 1e-9
 
-REFERENCE_BACKWARD = '''
-def backward(X, Y, cache):
-    m = X.shape[1]
-    (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
-    dZ3 = A3 - Y
-    dW3 = 1 / m * np.dot(dZ3, A2.T)
-    db3 = 1 / m * np.sum(dZ3, axis=1, keepdims=True)
-    dA2 = np.dot(W3.T, dZ3)
-    dZ2 = dA2 * (A2 > 0)
-    dW2 = 1 / m * np.dot(dZ2, A1.T)
-    db2 = 1 / m * np.sum(dZ2, axis=1, keepdims=True)
-    dA1 = np.dot(W2.T, dZ2)
-    dZ1 = dA1 * (A1 > 0)
-    dW1 = 1 / m * np.dot(dZ1, X.T)
-    db1 = 1 / m * np.sum(dZ1, axis=1, keepdims=True)
-    return {"dZ3": dZ3, "dW3": dW3, "db3": db3, "dA2": dA2, "dZ2": dZ2, "dW2": dW2,
-            "db2": db2, "dA1": dA1, "dZ1": dZ1, "dW1": dW1, "db1": db1}
-'''
+# The correct backprop, read from the grader-only references: each bug replaces one line.
+REFERENCE_BACKWARD = inspect.getsource(references.backward_propagation_n)
 
+DZ2 = "dZ2 = np.dot(W3.T, dZ3) * (A2 > 0)"
+DZ1 = "dZ1 = np.dot(W2.T, dZ2) * (A1 > 0)"
 # name: (line of the reference, the line that replaces it)
 BUGS = {
     "output error with the wrong sign": ("dZ3 = A3 - Y", "dZ3 = Y - A3"),
@@ -69,45 +66,44 @@ BUGS = {
                                 "db3 = -1 / m * np.sum(dZ3, axis=1, keepdims=True)"),
     "db3 summing A3 instead of dZ3": ("db3 = 1 / m * np.sum(dZ3, axis=1, keepdims=True)",
                                       "db3 = 1 / m * np.sum(A3, axis=1, keepdims=True)"),
-    "dA2 divided by m": ("dA2 = np.dot(W3.T, dZ3)", "dA2 = np.dot(W3.T, dZ3) / m"),
-    "dA2 with the wrong sign": ("dA2 = np.dot(W3.T, dZ3)", "dA2 = -np.dot(W3.T, dZ3)"),
-    "ReLU mask from A2 >= 0": ("dZ2 = dA2 * (A2 > 0)", "dZ2 = dA2 * (A2 >= 0)"),
-    "ReLU derivative taken as A2": ("dZ2 = dA2 * (A2 > 0)", "dZ2 = dA2 * A2"),
-    "sigmoid derivative in a ReLU layer": ("dZ2 = dA2 * (A2 > 0)", "dZ2 = dA2 * A2 * (1 - A2)"),
-    "ReLU mask transposed": ("dZ2 = dA2 * (A2 > 0)", "dZ2 = dA2 * (A2.T > 0)"),
-    "ReLU mask forgotten": ("dZ2 = dA2 * (A2 > 0)", "dZ2 = dA2"),
+    "dA2 divided by m": (DZ2, "dZ2 = np.dot(W3.T, dZ3) / m * (A2 > 0)"),
+    "dA2 with the wrong sign": (DZ2, "dZ2 = -np.dot(W3.T, dZ3) * (A2 > 0)"),
+    "ReLU mask from A2 >= 0": (DZ2, "dZ2 = np.dot(W3.T, dZ3) * (A2 >= 0)"),
+    "ReLU derivative taken as A2": (DZ2, "dZ2 = np.dot(W3.T, dZ3) * A2"),
+    "sigmoid derivative in a ReLU layer": (DZ2, "dZ2 = np.dot(W3.T, dZ3) * A2 * (1 - A2)"),
+    "ReLU mask transposed": (DZ2, "dZ2 = np.dot(W3.T, dZ3) * (A2.T > 0)"),
+    "ReLU mask forgotten": (DZ2, "dZ2 = np.dot(W3.T, dZ3)"),
     "dW2 doubled": ("dW2 = 1 / m * np.dot(dZ2, A1.T)", "dW2 = 1 / m * np.dot(dZ2, A1.T) * 2"),
     "dW2 from Z1 instead of A1": ("dW2 = 1 / m * np.dot(dZ2, A1.T)",
                                   "dW2 = 1 / m * np.dot(dZ2, Z1.T)"),
     "dW2 from dA2 instead of dZ2": ("dW2 = 1 / m * np.dot(dZ2, A1.T)",
-                                    "dW2 = 1 / m * np.dot(dA2, A1.T)"),
+                                    "dW2 = 1 / m * np.dot(np.dot(W3.T, dZ3), A1.T)"),
     "dW2 without 1/m": ("dW2 = 1 / m * np.dot(dZ2, A1.T)", "dW2 = np.dot(dZ2, A1.T)"),
     "db2 summed over the wrong axis": (
         "db2 = 1 / m * np.sum(dZ2, axis=1, keepdims=True)",
         "db2 = 1 / m * np.sum(dZ2, axis=0, keepdims=True).T",
     ),
     "db2 summing dA2": ("db2 = 1 / m * np.sum(dZ2, axis=1, keepdims=True)",
-                        "db2 = 1 / m * np.sum(dA2, axis=1, keepdims=True)"),
+                        "db2 = 1 / m * np.sum(np.dot(W3.T, dZ3), axis=1, keepdims=True)"),
     "db2 with 1/m twice": ("db2 = 1 / m * np.sum(dZ2, axis=1, keepdims=True)",
                            "db2 = 1 / m**2 * np.sum(dZ2, axis=1, keepdims=True)"),
     "db2 summed over everything": ("db2 = 1 / m * np.sum(dZ2, axis=1, keepdims=True)",
                                    "db2 = 1 / m * np.sum(dZ2) * np.ones_like(b2)"),
-    "dA1 from dA2 instead of dZ2": ("dA1 = np.dot(W2.T, dZ2)", "dA1 = np.dot(W2.T, dA2)"),
-    "dA1 doubled": ("dA1 = np.dot(W2.T, dZ2)", "dA1 = 2 * np.dot(W2.T, dZ2)"),
-    "ReLU mask from A1 >= 0": ("dZ1 = dA1 * (A1 > 0)", "dZ1 = dA1 * (A1 >= 0)"),
-    "ReLU derivative taken as A1": ("dZ1 = dA1 * (A1 > 0)", "dZ1 = dA1 * A1"),
-    "sigmoid derivative in the first layer": ("dZ1 = dA1 * (A1 > 0)",
-                                              "dZ1 = dA1 * A1 * (1 - A1)"),
-    "ReLU mask inverted": ("dZ1 = dA1 * (A1 > 0)", "dZ1 = dA1 * (Z1 < 0)"),
+    "dA1 from dA2 instead of dZ2": (DZ1, "dZ1 = np.dot(W2.T, np.dot(W3.T, dZ3)) * (A1 > 0)"),
+    "dA1 doubled": (DZ1, "dZ1 = 2 * np.dot(W2.T, dZ2) * (A1 > 0)"),
+    "ReLU mask from A1 >= 0": (DZ1, "dZ1 = np.dot(W2.T, dZ2) * (A1 >= 0)"),
+    "ReLU derivative taken as A1": (DZ1, "dZ1 = np.dot(W2.T, dZ2) * A1"),
+    "sigmoid derivative in the first layer": (DZ1, "dZ1 = np.dot(W2.T, dZ2) * A1 * (1 - A1)"),
+    "ReLU mask inverted": (DZ1, "dZ1 = np.dot(W2.T, dZ2) * (Z1 < 0)"),
     "dW1 from dA1 instead of dZ1": ("dW1 = 1 / m * np.dot(dZ1, X.T)",
-                                    "dW1 = 1 / m * np.dot(dA1, X.T)"),
+                                    "dW1 = 1 / m * np.dot(np.dot(W2.T, dZ2), X.T)"),
     "dW1 with 1/m twice": ("dW1 = 1 / m * np.dot(dZ1, X.T)", "dW1 = 1 / m**2 * np.dot(dZ1, X.T)"),
     "dW1 with the wrong sign": ("dW1 = 1 / m * np.dot(dZ1, X.T)",
                                 "dW1 = -1 / m * np.dot(dZ1, X.T)"),
     "db1 with 4/m (the classic bug)": ("db1 = 1 / m * np.sum(dZ1, axis=1, keepdims=True)",
                                        "db1 = 4 / m * np.sum(dZ1, axis=1, keepdims=True)"),
     "db1 summing dA1": ("db1 = 1 / m * np.sum(dZ1, axis=1, keepdims=True)",
-                        "db1 = 1 / m * np.sum(dA1, axis=1, keepdims=True)"),
+                        "db1 = 1 / m * np.sum(np.dot(W2.T, dZ2), axis=1, keepdims=True)"),
     "db1 without 1/m": ("db1 = 1 / m * np.sum(dZ1, axis=1, keepdims=True)",
                         "db1 = np.sum(dZ1, axis=1, keepdims=True)"),
     "db1 summed over everything": ("db1 = 1 / m * np.sum(dZ1, axis=1, keepdims=True)",
@@ -125,7 +121,7 @@ def make_backward(bug=None):
         source = source.replace(f"    {line}\n", f"    {replacement}\n")
     namespace = {"np": np}
     exec(source, namespace)  # our own source, one line changed
-    return namespace["backward"]
+    return namespace["backward_propagation_n"]
 
 
 def load_check_gradients(notebook=NOTEBOOK):
@@ -187,6 +183,49 @@ def correct_cases():
     """N_CORRECT random points of the course network with the correct backprop."""
     rng = np.random.default_rng(SUITE_SEED + 1)
     return [random_case(rng, log_uniform_scale(rng)) for _ in range(N_CORRECT)]
+
+
+# The three networks of the course's shapes, each with its correct backprop.
+NETWORKS = {
+    "course": (forward_propagation_n, references.backward_propagation_n),
+    "leaky": (leaky_forward_propagation_n, references.leaky_backward_propagation_n),
+    "squared error": (squared_error_forward_propagation_n,
+                      references.squared_error_backward_propagation_n),
+}
+HARD_KINDS = ("layer-1 kink", "layer-2 kink", "saturated output", "dead unit near its kink")
+
+
+def hard_point_cases(count=None):
+    """(network, kind, X, Y, parameters) of correct networks moved to a hard point.
+
+    A pre-activation of layer 1 or 2 is moved to a log-uniform distance from 1e-9 to 1e-4 of
+    its kink; or the output pre-activation of the first example to 15 to 40 in size; or a
+    second-layer unit is switched off for every example, 1e-9 to 1e-5 below its kink.
+    """
+    rng = np.random.default_rng(SUITE_SEED + 3)
+    cases = []
+    for trial in range(N_HARD if count is None else count):
+        network = list(NETWORKS)[trial % 3]
+        kind = HARD_KINDS[trial // 3 % 4]
+        forward, _ = NETWORKS[network]
+        X, Y, parameters = random_case(rng, log_uniform_scale(rng))
+        with np.errstate(all="ignore"):
+            _, cache = forward(X, Y, parameters)
+        distance = 10 ** rng.uniform(-9, -4) * rng.choice([-1, 1])
+        example = rng.integers(X.shape[1])
+        if kind == "layer-1 kink":
+            unit = rng.integers(5)
+            parameters["b1"][unit, 0] -= cache[0][unit, example] - distance
+        elif kind == "layer-2 kink":
+            unit = rng.integers(3)
+            parameters["b2"][unit, 0] -= cache[4][unit, example] - distance
+        elif kind == "saturated output":
+            parameters["b3"][0, 0] += rng.uniform(15, 40) * rng.choice([-1, 1]) - cache[8][0, 0]
+        else:
+            unit = rng.integers(3)
+            parameters["b2"][unit, 0] -= cache[4][unit].max() + 10 ** rng.uniform(-9, -5)
+        cases.append((network, kind, X, Y, parameters))
+    return cases
 
 
 def run_bug_suite(check_gradients):
@@ -283,3 +322,17 @@ def test_correct_networks_never_read_bug_and_rarely_inconclusive():
     assert total == N_CORRECT * len(COURSE_SHAPES)
     assert counts["bug"] == 0
     assert counts["inconclusive"] <= MAX_INCONCLUSIVE * total
+
+
+@pytest.mark.slow
+def test_correct_networks_at_hard_points_never_read_bug():
+    """Kinks within the step, frozen or saturated outputs, dead units: "inconclusive" at
+    worst, on the course network and on the two others (leaky ReLU, squared error)."""
+    check_gradients = load_check_gradients()
+    accused = []
+    for network, kind, X, Y, parameters in hard_point_cases():
+        forward, backward = NETWORKS[network]
+        with np.errstate(all="ignore"):
+            verdicts = check_gradients(forward, backward, parameters, X, Y)
+        accused += [(network, kind, block) for block, v in verdicts.items() if v == "bug"]
+    assert not accused
