@@ -579,6 +579,201 @@ def examples_apart():
     return out
 
 
+# Notebook 4: gradient checking in practice (its own section; the functions below are used by
+# nothing above).
+def _complex_cost(X, Y, theta):
+    """The course cost in complex arithmetic at a (complex) parameter vector: ReLU decides on
+    the real part, the sigmoid and logarithms are numpy's complex ones."""
+    p = vector_to_dictionary(theta)
+    A1 = np.dot(p["W1"], X) + p["b1"]
+    A1 = np.where(A1.real > 0, A1, 0)
+    A2 = np.dot(p["W2"], A1) + p["b2"]
+    A2 = np.where(A2.real > 0, A2, 0)
+    A3 = 1 / (1 + np.exp(-(np.dot(p["W3"], A2) + p["b3"])))
+    return np.sum(-np.log(A3) * Y - np.log(1 - A3) * (1 - Y)) / X.shape[1]
+
+
+def complex_step_reference(X, Y, parameters, h=1e-20):
+    """The course gradient by one complex-step derivative per parameter."""
+    theta, _ = dictionary_to_vector(parameters)
+    grad = np.zeros_like(theta)
+    for k in range(theta.shape[0]):
+        nudged = theta.astype(complex)
+        nudged[k] += 1j * h
+        grad[k] = _complex_cost(X, Y, nudged).imag / h
+    return grad
+
+
+def practice_precision():
+    """Notebook 4, section 2: the course case's 1.19e-7 against an exact reference."""
+    X, Y, parameters = gradient_check_n_test_case()
+    reference = complex_step_reference(X, Y, parameters)
+    fixed, *_ = course_gradient()
+    _, cache = forward_propagation_n(X, Y, parameters)
+    classic = relative_difference(
+        reference, numerical_gradient(forward_propagation_n, parameters, X, Y, EPSILON))
+    stable = relative_difference(
+        reference, numerical_gradient(stable_forward_propagation_n, parameters, X, Y, EPSILON))
+    A3 = cache[9]
+    return {
+        "reference against the fixed backprop": relative_difference(reference, fixed),
+        "classic cost at 1e-7": classic,
+        "softplus cost at 1e-7": stable,
+        "ratio": classic / stable,
+        "A3 of the label-0 example": float(A3[0, 2]),
+        "1 - A3 of the label-0 example": float(1 - A3[0, 2]),
+        "float32 machine epsilon": float(np.finfo(np.float32).eps),
+        "gradient entries exactly 0": int(np.sum(fixed == 0)),
+        "gradient entries": int(fixed.size),
+        "zero entries per block": {b: int(np.sum(fixed[np.asarray(keys) == b] == 0))
+                                   for keys in [dictionary_to_vector(parameters)[1]]
+                                   for b in BLOCKS},
+        "units off for every example, per hidden layer": [int(np.sum(~np.any(cache[0] > 0, 1))),
+                                                           int(np.sum(~np.any(cache[4] > 0, 1)))],
+    }
+
+
+def _squire_trapp(x):
+    return np.exp(x) / np.sqrt(np.sin(x) ** 3 + np.cos(x) ** 3)
+
+
+def _squire_trapp_derivative(x):
+    s, c = np.sin(x), np.cos(x)
+    return _squire_trapp(x) * (1 - (3 * s**2 * c - 3 * c**2 * s) / (2 * (s**3 + c**3)))
+
+
+def practice_methods(x0=1.5):
+    """Notebook 4, sections 2 and 3: forward, centered, five-point and complex-step errors of
+    f'(1.5) for the Squire-Trapp function, in float64 and float32, as the notebook sweeps."""
+    exact = _squire_trapp_derivative(x0)
+    out = {}
+    for dtype, cdtype in ((np.float64, np.complex128), (np.float32, np.complex64)):
+        x, name = dtype(x0), dtype.__name__
+
+        def centered(h, dtype=dtype, x=x):
+            h = dtype(h)
+            return float((_squire_trapp(x + h) - _squire_trapp(x - h)) / (dtype(2) * h))
+
+        def forward(h, dtype=dtype, x=x):
+            h = dtype(h)
+            return float((_squire_trapp(x + h) - _squire_trapp(x)) / h)
+
+        def five_point(h, dtype=dtype, x=x):
+            h = dtype(h)
+            return float((_squire_trapp(x - 2 * h) - 8 * _squire_trapp(x - h)
+                          + 8 * _squire_trapp(x + h) - _squire_trapp(x + 2 * h)) / (12 * h))
+
+        def error(estimate, steps):
+            with np.errstate(all="ignore"):
+                e = np.array([abs(estimate(h) - exact) / abs(exact) for h in steps])
+            return np.where(np.isfinite(e), e, 1.0)
+
+        sweep = np.logspace(-1, -12, 34)
+        errors = error(centered, sweep)
+        best = int(np.argmin(errors))
+        out[f"{name} centered sweep: best step"] = float(sweep[best])
+        out[f"{name} centered sweep: floor (median of 5 around the best)"] = float(
+            np.median(errors[max(best - 2, 0):best + 3]))
+        out[f"{name} centered sweep: at 1e-7"] = float(errors[np.argmin(abs(sweep - 1e-7))])
+        out[f"{name} rounding unit"] = float(np.finfo(dtype).eps / 2)
+        out[f"{name} spacing near 1.5"] = float(np.spacing(dtype(1.5)))
+        steps = np.logspace(-1, -20, 39)
+        for method, estimate in (("forward", forward), ("centered", centered),
+                                 ("five-point", five_point)):
+            e = error(estimate, steps)
+            out[f"{name} {method}: best step"] = float(steps[int(np.argmin(e))])
+            out[f"{name} {method}: best error"] = float(e.min())
+        h = steps[-1]  # as the notebook's sweep: its last step, within an ulp of 1e-20
+        complex_step = float(np.imag(_squire_trapp(cdtype(x0 + 1j * h))) / h)
+        out[f"{name} complex step at 1e-20"] = float(abs(complex_step - exact) / abs(exact))
+    return out
+
+
+def practice_kink(offset=1e-6):
+    """Notebook 4, section 4: one-sided slopes of the course cost along b1[1] when Z1[1, 2]
+    sits offset above 0."""
+    X, Y, parameters = gradient_check_n_test_case()
+    _, cache = forward_propagation_n(X, Y, parameters)
+    parameters["b1"][1, 0] -= cache[0][1, 2] - offset
+    theta, keys = dictionary_to_vector(parameters)
+    index = keys.index("b1") + 1
+
+    def cost(t):
+        nudged = theta.copy()
+        nudged[index] += t
+        return forward_propagation_n(X, Y, vector_to_dictionary(nudged))[0]
+
+    gaps = {}
+    J0 = cost(0.0)
+    for eps in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8):
+        forward, backward = (cost(eps) - J0) / eps, (J0 - cost(-eps)) / eps
+        gaps[eps] = (forward, backward, abs(forward - backward))
+    return gaps
+
+
+def practice_not_a_number():
+    """Notebook 4's visible check at 20 times the course weights: why the cost is NaN."""
+    X, Y, parameters = gradient_check_n_test_case()
+    overflows = False
+    try:  # floating-point overflow raises here; log(0) and inf * 0 do not
+        with np.errstate(over="raise", divide="ignore", invalid="ignore"):
+            cost, cache = forward_propagation_n(X, Y, {k: 20 * v for k, v in parameters.items()})
+    except FloatingPointError:
+        overflows = True
+        with np.errstate(all="ignore"):
+            cost, cache = forward_propagation_n(X, Y, {k: 20 * v for k, v in parameters.items()})
+    A3 = cache[9].ravel()
+    return {"cost is NaN": bool(np.isnan(cost)), "anything overflows": overflows,
+            "A3": A3.tolist(), "Y": Y.ravel().tolist(),
+            "labels where A3 is exactly 1": [float(y) for a, y in zip(A3, Y.ravel(), strict=True)
+                                            if a == 1.0]}
+
+
+def practice_directional(directions=20000, epsilon=1e-6, seed=0):
+    """Notebook 4, section 5: db3 tripled at the course case, full check against directional
+    checks along random Gaussian directions (all blocks at once)."""
+    X, Y, parameters = gradient_check_n_test_case()
+    grad, keys, *_ = course_gradient()
+    theta, _ = dictionary_to_vector(parameters)
+    wrong = grad.copy()
+    wrong[np.asarray(keys) == "b3"] *= 3
+    reference = complex_step_reference(X, Y, parameters)
+    full = relative_difference(wrong, reference)
+
+    def cost(t):
+        return forward_propagation_n(X, Y, vector_to_dictionary(t))[0]
+
+    rng = np.random.default_rng(seed)
+    readings = []
+    for _ in range(directions):
+        u = rng.standard_normal(theta.shape)
+        along = (cost(theta + epsilon * u) - cost(theta - epsilon * u)) / (2 * epsilon)
+        dot = float(np.sum(wrong * u))
+        readings.append(abs(dot - along) / (abs(dot) + abs(along)))
+    readings = np.array(readings)
+    share = float(np.linalg.norm(wrong - reference) / np.linalg.norm(reference))
+    return {
+        "full check (against the complex-step gradient)": full,
+        "the bug's share of the gradient, ||error|| / ||gradient||": share,
+        "directional median": float(np.median(readings)),
+        "directional 10th percentile": float(np.percentile(readings, 10)),
+        "directions reading 10 times below the full check": float(np.mean(readings < full / 10)),
+        "directions reading below 1e-3": float(np.mean(readings < 1e-3)),
+    }
+
+
+def practice_sections():
+    """Notebook 4's measurements, titled for main."""
+    return {
+        "notebook 4: precision on the course case": practice_precision(),
+        "notebook 4: difference methods on f'(1.5)": practice_methods(),
+        "notebook 4: one-sided slopes near a kink (forward, backward, gap)": {
+            f"{eps:g}": f"{f:.10f} {b:.10f} {g:.1e}" for eps, (f, b, g) in practice_kink().items()},
+        "notebook 4: the cost at 20 times the course weights": practice_not_a_number(),
+        "notebook 4: db3 tripled, full against directional": practice_directional(),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=1000)
@@ -602,6 +797,7 @@ def main():
         "notebook 3 fixed backprop's noise": fixed_noise(),
         "notebook 3 examples apart": examples_apart(),
         f"random draws (m=3, epsilon {EPSILON:g})": random_draws(args.draws),
+        **practice_sections(),
     }
     for title, values in sections.items():
         print(f"## {title}")

@@ -4,6 +4,7 @@ Each check is also run on a typical mistake, and the test asserts on the recorde
 (which check failed), not on printed text.
 """
 
+import ast
 import re
 from pathlib import Path
 
@@ -451,3 +452,27 @@ def test_every_hidden_case_has_a_point_of_its_own(capsys):
     _run_hidden(recording, capsys)
     assert len(points) == 8
     assert len(set(points)) == len(points) and not visible & set(points)
+
+
+def test_the_release_leaves_every_gradient_tool_to_the_student():
+    """Notebook 4's release defines no centered or complex-step gradient, no relative
+    difference and no backprop: the functions it gives are forward passes, costs along a line,
+    and one-variable helpers of its figures (issue 16: no released file solves another
+    graded cell)."""
+    release = (NOTEBOOK.parent.parent.parent / "release" / "gradient_checking" / NOTEBOOK.name)
+    given = set()
+    for cell in nbformat.read(release, as_version=4).cells:
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("solution"):
+            given |= {node.name for node in ast.walk(ast.parse(cell.source))
+                      if isinstance(node, ast.FunctionDef)}
+    assert given == {"relu_maximum", "relu_real_part", "complex_forward_propagation_n",
+                     "stable_forward_propagation_n", "centered", "methods", "cost_along_b1_1",
+                     "wide_cost", "course_cost"}
+    stubs = {}
+    for cell in nbformat.read(release, as_version=4).cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in ("complex_step_gradient",
+                                                                 "reference_tools"):
+            stubs |= {node.name: ast.unparse(node.body[-1]) for node in ast.parse(cell.source).body}
+    assert stubs == dict.fromkeys(
+        ["complex_step_gradient", "centered_gradient", "relative_difference"],
+        "raise NotImplementedError()")

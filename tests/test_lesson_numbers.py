@@ -280,3 +280,87 @@ def test_readme_states_the_verdict_suite_as_it_is():
             f"and {suite.N_SATURATED} saturated ones (scales 1 to 2)") in readme
     assert f"at most {suite.MAX_INCONCLUSIVE:.0%} of the {suite.N_CORRECT}'s blocks" in readme
     assert "random_case(rng, rng.uniform(1.0, 2.0))" in inspect.getsource(suite)
+
+
+# Notebook 4 (gradient checking in practice).
+
+
+def test_04_the_complex_step_reference_and_the_softplus_cost():
+    """04 precision_reference / precision_log / precision-stable: against an exact reference the
+    classic 1.19e-7 is all gradapprox's; softplus reads about 109 times less."""
+    numbers = lesson_numbers.practice_precision()
+    assert numbers["reference against the fixed backprop"] < 3e-14
+    assert math.isclose(numbers["classic cost at 1e-7"], PUBLISHED_DIFFERENCE_N_CORRECT,
+                        rel_tol=1e-3)
+    assert round(numbers["softplus cost at 1e-7"], 11) == 1.10e-9
+    assert round(numbers["ratio"]) == 109
+    assert round(numbers["A3 of the label-0 example"], 5) == 0.99887
+    assert round(numbers["1 - A3 of the label-0 example"], 4) == 1.1e-3
+    # float32's 2^-23 beside the course's 1.189e-7: equal to two digits only.
+    assert round(numbers["float32 machine epsilon"], 10) == 1.192e-7
+    assert abs(numbers["float32 machine epsilon"] / numbers["classic cost at 1e-7"] - 1) > 2e-3
+
+
+def test_04_dead_units_zero_20_of_47_entries_at_the_course_case():
+    """04 verdict_reading: 20 of 47 entries are exactly zero; one unit off in layer 1, two in
+    layer 2."""
+    numbers = lesson_numbers.practice_precision()
+    assert (numbers["gradient entries exactly 0"], numbers["gradient entries"]) == (20, 47)
+    assert numbers["units off for every example, per hidden layer"] == [1, 2]
+
+
+def test_04_float32_and_float64_sweeps():
+    """04 float32_answer / methods_reading: best steps, floors and the reading at 1e-7."""
+    n = lesson_numbers.practice_methods()
+    assert round(n["float64 rounding unit"], 17) == 1.1e-16
+    assert round(n["float32 rounding unit"], 9) == 6.0e-8
+    assert round(n["float32 rounding unit"] / n["float64 rounding unit"], -8) == 5e8
+    assert round(n["float32 spacing near 1.5"], 8) == 1.2e-7
+    assert 1e-3 < n["float32 centered sweep: best step"] < 1e-2
+    assert 0.5e-4 < n["float32 centered sweep: floor (median of 5 around the best)"] < 2e-4
+    assert round(n["float32 centered sweep: at 1e-7"], 1) == 0.4
+    assert round(n["float64 centered sweep: best step"], 6) == 2e-6
+    assert 0.5e-10 < n["float64 centered sweep: floor (median of 5 around the best)"] < 2e-10
+    ratio = (n["float32 centered sweep: floor (median of 5 around the best)"]
+             / n["float64 centered sweep: floor (median of 5 around the best)"])
+    assert 3e5 < ratio < 3e6  # "a million times lower"
+    # The forward difference bottoms out near sqrt(u) = 1e-8; Richardson lower and at a
+    # larger step than centered; complex step at f's rounding (2.2e-16), ~5e-8 in float32.
+    assert n["float64 forward: best step"] == pytest.approx(1e-8)
+    assert n["float64 five-point: best error"] < n["float64 centered: best error"]
+    assert n["float64 five-point: best step"] > n["float64 centered: best step"]
+    assert round(n["float64 complex step at 1e-20"], 17) == 2.2e-16
+    assert 3e-8 < n["float32 complex step at 1e-20"] < 8e-8
+    assert all(8e-6 < n[f"float32 {m}: best error"] < 1e-4
+               for m in ("forward", "centered", "five-point"))
+
+
+def test_04_one_sided_slopes_near_a_kink():
+    """04 kinks_reading: from 1e-3 to 1e-5 the gap is about the slope; at 1e-6 they agree;
+    below, the gap grows about tenfold per tenfold smaller step."""
+    gaps = lesson_numbers.practice_kink()
+    slope = gaps[1e-6][0]
+    assert all(0.85 * slope < gaps[eps][2] < 1.05 * slope for eps in (1e-3, 1e-4, 1e-5))
+    assert gaps[1e-6][2] < 1e-6 * slope
+    assert 8 < gaps[1e-7][2] / gaps[1e-6][2] < 12 and 8 < gaps[1e-8][2] / gaps[1e-7][2] < 12
+
+
+def test_04_twenty_times_the_weights_makes_the_cost_nan_without_overflow():
+    """04 visible check / verdict_intro: every A3 rounds to exactly 1; log(1 - 1) = -inf times
+    a label-1 example's zero weight is NaN."""
+    numbers = lesson_numbers.practice_not_a_number()
+    assert numbers["cost is NaN"]
+    assert numbers["A3"] == [1.0, 1.0, 1.0] and 1.0 in numbers["labels where A3 is exactly 1"]
+    assert not numbers["anything overflows"]
+
+
+@pytest.mark.slow
+def test_04_directional_checks_carry_a_random_factor():
+    """04 directional_answer: db3 tripled reads 6.2e-2 in full; one direction in ten below
+    1e-2, about 6% ten times lower."""
+    numbers = lesson_numbers.practice_directional()
+    assert round(numbers["full check (against the complex-step gradient)"], 3) == 0.062
+    assert math.isclose(numbers["directional median"],
+                        numbers["full check (against the complex-step gradient)"], rel_tol=0.05)
+    assert 0.009 < numbers["directional 10th percentile"] < 0.0105
+    assert round(numbers["directions reading 10 times below the full check"], 2) == 0.06
