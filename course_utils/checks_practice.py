@@ -12,8 +12,10 @@ import math
 import numpy as np
 
 from course_utils.network import buggy_backward_propagation_n, forward_propagation_n
+from course_utils.params import dictionary_to_vector
 from course_utils.practice import (
     cube,
+    cubic_sum_forward_n,
     half_squared_norm,
     hinge,
     hinged_logcosh_backward_n,
@@ -399,3 +401,111 @@ def directional_difference_test(directional_difference):
                        "what its gradient is")
     checker.finish()
     return checker.results
+
+
+def complex_step_gradient_test(complex_step_gradient):
+    """Check ``complex_step_gradient(complex_forward, X, Y, parameters, h=COMPLEX_STEP)``.
+
+    Oracle: the cost sum(theta^3) / 3 (complex-safe), whose gradient is theta^2 and whose
+    complex-step derivative with step h is theta^2 - h^2 / 3 exactly.
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("complex_step_gradient")
+    X, Y, parameters = logcosh_case(seed=7)
+    untouched = copy.deepcopy(parameters)
+    theta, _ = dictionary_to_vector(parameters)
+    ok, grad = checker.call("runs on sum(theta^3) / 3", complex_step_gradient,
+                            cubic_sum_forward_n, X, Y, parameters)
+    if ok and checker.expect(
+        "returns a real column of shape (47, 1)",
+        isinstance(grad, np.ndarray) and grad.shape == theta.shape and grad.dtype.kind == "f",
+        expected="a float ndarray of shape (47, 1)", got=describe(grad),
+        hint="one entry per entry of theta (dictionary_to_vector), the imaginary parts / h",
+    ):
+        checker.expect("the gradient of sum(theta^3) / 3 is theta^2 (to 1e-14)",
+                       np.allclose(grad, theta**2, rtol=1e-14, atol=0),
+                       expected="theta**2", got=f"largest error {_largest_error(grad, theta**2)}",
+                       hint="Im(cost(theta + 1j * h * e_k)) / h for every k")
+    checker.expect_unchanged(parameters, untouched,
+                             hint="nudge a complex copy of theta, never the parameters")
+    ok, grad = checker.call("runs with h = 0.5", complex_step_gradient, cubic_sum_forward_n, X,
+                            Y, parameters, h=0.5)
+    if ok:
+        checker.expect("the given h is used (theta^2 - h^2 / 3 with h = 0.5)",
+                       isinstance(grad, np.ndarray) and grad.shape == theta.shape
+                       and np.allclose(grad, theta**2 - 0.25 / 3, rtol=1e-13, atol=1e-15),
+                       expected="theta**2 - 0.25 / 3",
+                       got=f"largest error {_largest_error(grad, theta**2 - 0.25 / 3)}",
+                       hint="step by the h you were given, and divide by it")
+    checker.finish()
+    return checker.results
+
+
+def centered_check_test(centered_check):
+    """Check ``centered_check(forward, grad, X, Y, parameters, epsilon)``.
+
+    Oracles: sum(log(cosh(theta))), whose gradient is tanh(theta) (a correct grad reads below
+    1e-8, twice it 1/3); and sum(theta^3) / 3, whose centered difference with step epsilon is
+    theta^2 + epsilon^2 / 3 exactly.
+
+    Returns
+    -------
+    results : list of CheckResult
+        When every check passed.
+
+    Raises
+    ------
+    CheckFailed
+        If any check failed.
+    """
+    checker = Checker("centered_check")
+    X, Y, parameters = logcosh_case(seed=8)
+    untouched = copy.deepcopy(parameters)
+    theta, _ = dictionary_to_vector(parameters)
+    ok, value = checker.call("runs on log cosh with its gradient", centered_check,
+                             logcosh_forward_n, np.tanh(theta), X, Y, parameters, 1e-6)
+    if ok and checker.expect_float("centered_check", value):
+        checker.expect("a correct gradient of log cosh reads below 1e-8",
+                       is_number(value) and value < 1e-8, expected="below 1e-8",
+                       got=describe(value),
+                       hint="difference the forward pass you are given, at every entry of theta")
+    checker.expect_unchanged(parameters, untouched,
+                             hint="nudge copies of theta, never the parameters")
+    ok, value = checker.call("runs with twice the gradient", centered_check, logcosh_forward_n,
+                             2 * np.tanh(theta), X, Y, parameters, 1e-6)
+    if ok:
+        checker.expect_close("twice the gradient reads 1/3", value, 1 / 3, rtol=1e-6,
+                             hint="norm(grad - gradapprox) / (norm(grad) + norm(gradapprox))")
+    ok, value = checker.call("runs with epsilon = 0.5", centered_check, cubic_sum_forward_n,
+                             theta**2, X, Y, parameters, 0.5)
+    if ok:
+        error = np.linalg.norm(np.full(theta.shape, 0.25 / 3))
+        checker.expect_close(
+            "the given epsilon is used (on theta^3 / 3 the difference is off by epsilon^2 / 3)",
+            value, error / (np.linalg.norm(theta**2) + np.linalg.norm(theta**2 + 0.25 / 3)),
+            rtol=1e-9, hint="step by the epsilon you were given")
+    zeros = {name: np.zeros_like(value) for name, value in parameters.items()}
+    ok, value = checker.call("runs where both sides are 0", centered_check, logcosh_forward_n,
+                             np.zeros_like(theta), X, Y, zeros, 1e-6)
+    if ok:
+        checker.expect("both norms 0 read 0", value == 0.0, expected=0.0, got=describe(value),
+                       hint="define 0/0 as 0")
+    checker.finish()
+    return checker.results
+
+
+def _largest_error(got, expected):
+    """The largest absolute entry of got - expected, or a description when they do not fit."""
+    try:
+        return f"{float(np.max(np.abs(np.asarray(got, dtype=float) - expected))):.3e}"
+    except (TypeError, ValueError):
+        return describe(got)

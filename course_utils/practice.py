@@ -89,6 +89,32 @@ def logcosh_backward_n(X, Y, cache):
     return {f"d{name}": np.tanh(value) for name, value in cache.items()}
 
 
+# Complex-safe stand-ins (only powers and sines): for complex-step gradients.
+def cubic_sum_forward_n(X, Y, parameters):
+    """Cost ``sum(theta^3) / 3`` over every parameter; gradient theta^2. Complex-safe.
+
+    Its centered difference with step epsilon is theta^2 + epsilon^2 / 3 exactly, and its
+    complex-step derivative with step h is theta^2 - h^2 / 3 exactly.
+
+    Returns
+    -------
+    cost : float or complex
+    cache : None
+    """
+    return sum(np.sum(value**3) for value in parameters.values()) / 3, None
+
+
+def sine_sum_forward_n(X, Y, parameters):
+    """Cost ``sum(sin(theta))`` over every parameter; gradient cos(theta). Complex-safe.
+
+    Returns
+    -------
+    cost : float or complex
+    cache : None
+    """
+    return sum(np.sum(np.sin(value)) for value in parameters.values()), None
+
+
 def hinged_logcosh_forward_n(X, Y, parameters):
     """Cost ``sum(log(cosh(theta)) + max(theta, 0))`` over every parameter: a kink at 0.
 

@@ -15,9 +15,11 @@ import pytest
 from course_utils import (
     CheckFailed,
     buggy_backward_propagation_n,
+    dictionary_to_vector,
     forward_propagation_n,
     gradient_check_n_test_case,
     sigmoid,
+    vector_to_dictionary,
 )
 from course_utils import checks_practice as checks
 from course_utils.practice import (
@@ -47,7 +49,9 @@ NOTEBOOK = (Path(__file__).resolve().parent.parent / "notebooks" / "gradient_che
 @pytest.fixture(scope="module")
 def solutions():
     """Every function defined in the source notebook's answer cells."""
-    namespace = {"np": np, "COMPLEX_STEP": COMPLEX_STEP}
+    namespace = {"np": np, "COMPLEX_STEP": COMPLEX_STEP,
+                 "dictionary_to_vector": dictionary_to_vector,
+                 "vector_to_dictionary": vector_to_dictionary}
     for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("solution"):
@@ -61,7 +65,8 @@ def _failed_labels(check, function):
     return [r.label for r in info.value.results if not r.ok]
 
 
-@pytest.mark.parametrize("name", ["logistic_cost_stable", "complex_step_derivative",
+@pytest.mark.parametrize("name", ["complex_step_gradient", "centered_check",
+                                  "logistic_cost_stable", "complex_step_derivative",
                                   "five_point_derivative", "one_sided_slopes",
                                   "directional_difference", "check_gradients"])
 def test_the_reference_solution_passes_its_visible_check(solutions, name):
@@ -175,6 +180,63 @@ def test_hidden_directional_tests_pass_the_solution_and_need_the_given_epsilon(s
         exec(_hidden_block("directional_difference_tests"), namespace)
     capsys.readouterr()
     assert [r.label for r in info.value.results if not r.ok] == ["the given epsilon is used"]
+
+
+def _hidden_failures(grade_id, name, function, capsys):
+    """The failed hidden checks of one graded function of notebook 4 ([] when all pass)."""
+    namespace = {**_imports(), name: function}
+    try:
+        exec(_hidden_block(grade_id), namespace)
+    except CheckFailed as error:
+        capsys.readouterr()
+        return [r.label for r in error.results if not r.ok]
+    capsys.readouterr()
+    return []
+
+
+def test_complex_step_gradient_hidden_tests_pass_the_solution_and_fail_differences(solutions,
+                                                                                    capsys):
+    """Centered or five-point differences are no complex step; nor is a fixed h."""
+    assert _hidden_failures("complex_step_gradient_tests", "complex_step_gradient",
+                            solutions["complex_step_gradient"], capsys) == []
+
+    def five_point(complex_forward, X, Y, parameters, h=COMPLEX_STEP):
+        theta, _ = dictionary_to_vector(parameters)
+        grad = np.zeros_like(theta)
+        for k in range(theta.shape[0]):
+            def cost(t, k=k):
+                moved = theta.copy()
+                moved[k] += t
+                return complex_forward(X, Y, vector_to_dictionary(moved))[0]
+            grad[k] = (cost(-2e-3) - 8 * cost(-1e-3) + 8 * cost(1e-3) - cost(2e-3)) / 12e-3
+        return grad
+
+    def fixed_step(complex_forward, X, Y, parameters, h=COMPLEX_STEP):
+        return solutions["complex_step_gradient"](complex_forward, X, Y, parameters)
+
+    assert _hidden_failures("complex_step_gradient_tests", "complex_step_gradient", five_point,
+                            capsys)
+    assert "the given h is used (theta^2 - h^2 / 3 with h = 0.5)" in _failed_labels(
+        checks.complex_step_gradient_test, five_point)
+    assert _hidden_failures("complex_step_gradient_tests", "complex_step_gradient", fixed_step,
+                            capsys) == ["another h is used"]
+
+
+def test_centered_check_hidden_tests_pass_the_solution_and_need_forward_and_epsilon(
+        solutions, capsys):
+    assert _hidden_failures("centered_check_tests", "centered_check",
+                            solutions["centered_check"], capsys) == []
+
+    def fixed_step(forward, grad, X, Y, parameters, epsilon):
+        return solutions["centered_check"](forward, grad, X, Y, parameters, 1e-6)
+
+    def course_cost_always(forward, grad, X, Y, parameters, epsilon):
+        return solutions["centered_check"](forward_propagation_n, grad, X, Y, parameters, epsilon)
+
+    assert _hidden_failures("centered_check_tests", "centered_check", fixed_step,
+                            capsys) == ["another epsilon is used"]
+    assert len(_hidden_failures("centered_check_tests", "centered_check", course_cost_always,
+                                capsys)) == 3
 
 
 def test_a_fixed_threshold_checker_accuses_correct_blocks():
@@ -471,8 +533,7 @@ def test_the_release_leaves_every_gradient_tool_to_the_student():
     stubs = {}
     for cell in nbformat.read(release, as_version=4).cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") in ("complex_step_gradient",
-                                                                 "reference_tools"):
+                                                                 "centered_check"):
             stubs |= {node.name: ast.unparse(node.body[-1]) for node in ast.parse(cell.source).body}
-    assert stubs == dict.fromkeys(
-        ["complex_step_gradient", "centered_gradient", "relative_difference"],
-        "raise NotImplementedError()")
+    assert stubs == dict.fromkeys(["complex_step_gradient", "centered_check"],
+                                  "raise NotImplementedError()")

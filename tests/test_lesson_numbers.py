@@ -279,6 +279,8 @@ def test_readme_states_the_verdict_suite_as_it_is():
     assert (f"{suite.N_CORRECT} random correct networks (weight scales {low:g} to {high:g}) "
             f"and {suite.N_SATURATED} saturated ones (scales 1 to 2)") in readme
     assert f"at most {suite.MAX_INCONCLUSIVE:.0%} of the {suite.N_CORRECT}'s blocks" in readme
+    assert f"nor do {suite.N_HARD} moved to hard points" in readme
+    assert len(suite.NETWORKS) == 3  # "the course network and two others"
     assert "random_case(rng, rng.uniform(1.0, 2.0))" in inspect.getsource(suite)
 
 
@@ -364,3 +366,21 @@ def test_04_directional_checks_carry_a_random_factor():
                         numbers["full check (against the complex-step gradient)"], rel_tol=0.05)
     assert 0.009 < numbers["directional 10th percentile"] < 0.0105
     assert round(numbers["directions reading 10 times below the full check"], 2) == 0.06
+
+
+def test_04_the_verdict_reading_states_the_suite_as_it_is():
+    """04 verdict_reading: the suite's bugs, draws and correct networks, counted."""
+    import nbformat
+    import test_verdict_suite as suite
+
+    notebook = (Path(__file__).resolve().parent.parent / "notebooks" / "gradient_checking"
+                / "04_gradient_check_in_practice.ipynb")
+    (cell,) = [c for c in nbformat.read(notebook, as_version=4).cells
+               if c.metadata.get("nbgrader", {}).get("grade_id") == "verdict_reading"]
+    text = " ".join(cell.source.split())
+    assert f"{len(suite.BUGS)} one-line bugs, on the course case and five random draws" in text
+    assert suite.N_BUG_DRAWS == 5
+    total = suite.N_CORRECT + suite.N_SATURATED + suite.N_HARD
+    assert (f"{total} correct networks ({suite.N_CORRECT} random ones at weight scales from "
+            f"{suite.SCALES[0]:g} to {suite.SCALES[1]:g}, {suite.N_SATURATED} saturated ones, "
+            f"and {suite.N_HARD} moved") in text

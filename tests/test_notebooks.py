@@ -36,6 +36,8 @@ GRADED = {
         "backward_propagation_n",
     ],
     "04_gradient_check_in_practice.ipynb": [
+        "complex_step_gradient",
+        "centered_check",
         "logistic_cost_stable",
         "complex_step_derivative",
         "five_point_derivative",
