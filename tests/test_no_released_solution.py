@@ -3,18 +3,23 @@
 Students read the release notebooks and install ``course_utils``. A function there that
 computed a graded function's answer would score when pasted into the answer cell (or
 imported). For each graded function (the top-level functions of the source notebooks' solution
-cells, as the judge names them), every function a student is handed is substituted when the
-graded function's required positional arguments bind to it:
+cells, as the judge names them), every function a student is handed is substituted wherever
+it fits:
 
 * each function defined in a release notebook, its source pasted into the graded notebook
   (with the definitions of its own notebook that the graded one lacks), as a student would;
-* each public function of a ``course_utils`` module, called as it is.
+* each public function of a ``course_utils`` module, called as it is;
+
+each called with the graded call's positional arguments, or through a wrapper with the graded
+signature that passes them by parameter name, and may hand on one function the reference
+solution itself calls (``centered_gradient(forward, X, Y, parameters, epsilon)`` wrapped as
+``numerical_gradient_n`` with ``forward=forward_propagation_n``).
 
 The graded function's hidden tests then run on the substitute, the way the judge runs them
 (``instructor.judge``: the grader-side namespace of ``course_utils``, the notebook's given
 definitions and the other graded functions, the test cell's code after its visible checks),
 and each substitute must fail them. The harness is proven able to pass: the reference
-solutions pass the same hidden tests through it.
+solutions pass the same hidden tests through it, each way.
 
 The test reads the notebooks when it runs: a function added to a release notebook or to
 ``course_utils`` later is tried too.
@@ -81,6 +86,7 @@ class GradedFunction:
     required: int  # required positional arguments of the reference solution
     signature: str  # the reference's parameter list, as written
     parameters: tuple  # its parameter names
+    helpers: tuple  # names the reference solution reads: what a wrapper could hand on
     setup: str  # the visible part of the test cell without its visible-check calls
     hidden: str  # the hidden part: the hidden tests and hidden.finish()
 
@@ -95,13 +101,16 @@ def _is_visible_check(node):
 
 
 def _reference_arguments(source, name):
-    """(required positional count, parameter list, parameter names) of the reference."""
+    """(required positional count, parameter list, parameter names, names read) of the
+    reference solution."""
     (node,) = [n for n in ast.parse(source).body
                if isinstance(n, ast.FunctionDef) and n.name == name]
     arguments = node.args
     names = [a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
     required = len(arguments.posonlyargs) + len(arguments.args) - len(arguments.defaults)
-    return required, ast.unparse(arguments), tuple(names)
+    read = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+                   and isinstance(n.ctx, ast.Load)} - set(names) - {name})
+    return required, ast.unparse(arguments), tuple(names), tuple(read)
 
 
 def _solution_sources(nb):
@@ -211,9 +220,10 @@ def _defined_name(source):
     return [node.name]
 
 
-def _by_name(graded, function, namespace):
+def _by_name(graded, function, namespace, helper=None):
     """A wrapper with the graded function's signature that passes ``function`` the arguments
-    named as its parameters are, or None when a required parameter of it has no such name.
+    named as its parameters are, and ``helper`` (a function the reference solution calls, by
+    name) for the one required parameter left; None when the parameters do not work out so.
 
     Defined in the notebook's namespace, as a student's wrapper around a handed-out function
     would be: names the checks swap reach the wrapper's globals, not the function's."""
@@ -221,27 +231,31 @@ def _by_name(graded, function, namespace):
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
         return None
-    passed = []
+    passed, left = [], []
     for parameter in parameters:
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
         if parameter.name in graded.parameters and parameter.kind != parameter.POSITIONAL_ONLY:
-            passed.append(parameter.name)
+            passed.append(f"{parameter.name}={parameter.name}")
         elif parameter.default is parameter.empty:
+            left.append(parameter)
+    if helper is not None:
+        if len(left) != 1 or left[0].kind == left[0].POSITIONAL_ONLY:
             return None
-    if not passed:
+        passed.append(f"{left[0].name}={helper}")
+    elif left or not passed:
         return None
     namespace["handed_out_function"] = function
-    call = ", ".join(f"{name}={name}" for name in passed)
+    call = ", ".join(passed)
     exec(f"def {graded.name}({graded.signature}):\n    return handed_out_function({call})",
          namespace)
     return namespace[graded.name]
 
 
-def substituted_namespace(graded, candidate, by_name=False):
+def substituted_namespace(graded, candidate, by_name=False, helper=None):
     """The grader's namespace with ``candidate`` standing for ``graded``: called with the
     graded call's positional arguments, or (``by_name``) through a wrapper that passes them by
-    name; None when they do not bind to it."""
+    name (and ``helper`` for one more); None when they do not bind to it."""
     namespace = dict(_reference_namespace(graded.notebook))
     if candidate.function is not None:
         function = candidate.function
@@ -256,7 +270,7 @@ def substituted_namespace(graded, candidate, by_name=False):
             exec(candidate.source, namespace)
         function = namespace[candidate.name]
     if by_name:
-        function = _by_name(graded, function, namespace)
+        function = _by_name(graded, function, namespace, helper)
         if function is None:
             return None
     else:
@@ -330,6 +344,28 @@ def test_a_pasted_solution_passes_through_the_substitution(graded, by_name):
     assert namespace is not None and hidden_tests_pass(graded, namespace)
 
 
+def _callable_helpers(graded):
+    """The functions the reference solution reads, by name (not classes, not numpy)."""
+    reference = _reference_namespace(graded.notebook)
+    return [name for name in graded.helpers if inspect.isfunction(reference.get(name))]
+
+
+@pytest.mark.parametrize("graded", [g for g in graded_functions() if _callable_helpers(g)],
+                         ids=str)
+def test_a_pasted_solution_taking_a_helper_passes_through_the_substitution(graded):
+    """The third way can report a pass: the reference solution with a helper it calls made a
+    parameter (as notebook 4's centered_gradient takes its forward function), wrapped."""
+    helper = _callable_helpers(graded)[0]
+    nb = nbformat.read(SOURCE / graded.notebook, as_version=4)
+    (node,) = [n for source in _solution_sources(nb) for n in ast.parse(source).body
+               if isinstance(n, ast.FunctionDef) and n.name == graded.name]
+    node.name = "pasted_solution"
+    node.args.args.insert(0, ast.arg(helper))
+    candidate = Candidate("the source notebook", node.name, source=ast.unparse(node))
+    namespace = substituted_namespace(graded, candidate, by_name=True, helper=helper)
+    assert namespace is not None and hidden_tests_pass(graded, namespace)
+
+
 @pytest.mark.parametrize("name", sorted(ANSWER_IS_THE_FIRST_ARGUMENT))
 def test_the_exempt_answers_are_the_first_argument(name):
     """The exemption holds only where the reference solution hands back its first argument."""
@@ -341,9 +377,11 @@ def test_the_exempt_answers_are_the_first_argument(name):
 def test_no_handed_out_function_passes_the_hidden_tests(graded):
     """Every release-notebook and course_utils function that fits fails the hidden tests."""
     passing, tried = [], 0
+    ways = [(False, None), (True, None),
+            *((True, helper) for helper in _callable_helpers(graded))]
     for candidate in [*release_candidates(), *course_utils_candidates()]:
-        for by_name in (False, True):
-            namespace = substituted_namespace(graded, candidate, by_name)
+        for by_name, helper in ways:
+            namespace = substituted_namespace(graded, candidate, by_name, helper)
             if namespace is None:
                 continue
             tried += 1
@@ -352,7 +390,8 @@ def test_no_handed_out_function_passes_the_hidden_tests(graded):
             if str(graded) in ANSWER_IS_THE_FIRST_ARGUMENT and _returns_its_first_argument(
                     namespace[graded.name]):
                 continue
-            passing.append(f"{candidate} ({'by name' if by_name else 'positional'})")
+            way = f"by name, with {helper}" if helper else "by name" if by_name else "positional"
+            passing.append(f"{candidate} ({way})")
     assert tried > 0
     assert not passing, f"{graded} is solved by handed-out functions: {passing}"
 
