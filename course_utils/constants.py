@@ -24,12 +24,12 @@ PUBLISHED_DIFFERENCE_N_BUGGY = 0.2850931567761623
 # the order of floating-point operations, so compare it loosely.
 PUBLISHED_DIFFERENCE_N_CORRECT = 1.1890913024229996e-07
 
-# The one verdict threshold. report_difference calls a difference below it "agrees". It is the
-# classic exercise's, chosen to sit just above the 1.19e-7 that the correct backprop reads on
-# the course case at EPSILON. Like every fixed threshold it is a rule of thumb: the noise of a
-# correct gradient depends on the point, the step and how the cost is computed (notebook 1 splits
-# it into storing theta +/- epsilon and rounding J), so correct code can read above it and a real
-# bug can read below the usual "bug" band. Notebook 3 shows both failures.
+# The threshold of the printed verdict: report_difference calls a difference below it "agrees".
+# It is the classic exercise's, chosen to sit just above the 1.19e-7 that the correct backprop
+# reads on the course case at EPSILON. Like every fixed threshold it is a rule of thumb: the
+# noise of a correct gradient depends on the point, the step and how the cost is computed
+# (notebook 1 splits it into storing theta +/- epsilon and rounding J), so correct code can read
+# above it and a real bug can read below the usual "bug" band. Notebook 3 shows both failures.
 DIFFERENCE_THRESHOLD = 2e-7
 
 # Tolerances of the checks.
