@@ -35,6 +35,7 @@ from course_utils.checks_practice import (
     one_sided_slopes_test,
 )
 from course_utils.constants import (
+    BLAS_ULPS,
     BLOCK_ATOL,
     BLOCK_EPSILON,
     BLOCK_RTOL,
@@ -117,6 +118,7 @@ from course_utils.testcases import (
 from course_utils.verdict import report_difference, verdict
 
 __all__ = [
+    "BLAS_ULPS",
     "BLOCK_ATOL",
     "BLOCK_EPSILON",
     "BLOCK_RTOL",

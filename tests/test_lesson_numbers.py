@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from course_utils import (
+    BLAS_ULPS,
     BLOCK_EPSILON,
     DIFFERENCE_THRESHOLD,
     PUBLISHED_DIFFERENCE_1D,
@@ -133,7 +134,10 @@ def test_02_the_buggy_reading_is_about_029_and_a_thousand_times_the_step_leaves_
 def test_02_03_the_classic_numbers_and_the_blocks():
     """02/03: 0.285 buggy, 1.19e-7 fixed; fixed b1 and b3 above the threshold at 1e-7."""
     numbers = lesson_numbers.course_numbers()
-    assert numbers["buggy at 1e-07"] == PUBLISHED_DIFFERENCE_N_BUGGY
+    # Within BLAS_ULPS: the last bit depends on the BLAS kernel of np.linalg.norm.
+    assert abs(numbers["buggy at 1e-07"] - PUBLISHED_DIFFERENCE_N_BUGGY) <= BLAS_ULPS * math.ulp(
+        PUBLISHED_DIFFERENCE_N_BUGGY
+    )
     assert math.isclose(numbers["fixed at 1e-07"], PUBLISHED_DIFFERENCE_N_CORRECT, rel_tol=1e-5)
     fixed = numbers["fixed blocks at 1e-07"]
     assert [b for b, v in fixed.items() if v >= DIFFERENCE_THRESHOLD] == ["b1", "b3"]
