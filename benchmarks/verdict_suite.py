@@ -3,9 +3,10 @@
 Runs the same bugs and correct networks as ``tests/test_verdict_suite.py`` (which asserts the
 bar) and prints what the test only asserts: how many bug cases were caught, localized and
 fully localized, and, on the correct networks, the share of each verdict, by parameter scale.
-``--correct N`` and ``--draws N`` widen the suite beyond the test's.
+Then the share of each verdict on correct networks moved to hard points. ``--correct N``,
+``--draws N`` and ``--hard N`` widen the suite beyond the test's.
 
-Usage: ``python benchmarks/verdict_suite.py [--correct 200] [--draws 6] [--seed S]``.
+Usage: ``python benchmarks/verdict_suite.py [--correct 200] [--draws 6] [--hard 60] [--seed S]``.
 """
 
 import argparse
@@ -33,6 +34,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--correct", type=int, default=None, help="random correct networks")
     parser.add_argument("--draws", type=int, default=None, help="random draws per bug")
+    parser.add_argument("--hard", type=int, default=None, help="correct networks at hard points")
     parser.add_argument("--seed", type=int, default=None, help="suite seed")
     args = parser.parse_args()
     suite = load_suite()
@@ -40,6 +42,8 @@ def main():
         suite.N_CORRECT = args.correct
     if args.draws is not None:
         suite.N_BUG_DRAWS = args.draws
+    if args.hard is not None:
+        suite.N_HARD = args.hard
     if args.seed is not None:
         suite.SUITE_SEED = args.seed
     check_gradients = suite.load_check_gradients()
@@ -89,6 +93,23 @@ def main():
         print(f"  scale from {band:>5}: {n // 6:3d} networks, inconclusive "
               f"{tally['inconclusive'] / n:.1%}, bug {tally['bug']}")
     print(f"  {correct_seconds / suite.N_CORRECT:.3f} s per call")
+
+    # Correct networks moved to hard points (kinks within the step, saturated outputs, dead
+    # units), on the course network and the two others the judge uses.
+    start = time.perf_counter()
+    by_kind = {}
+    for network, kind, X, Y, parameters in suite.hard_point_cases():
+        forward, backward = suite.NETWORKS[network]
+        with np.errstate(all="ignore"):
+            verdicts = check_gradients(forward, backward, parameters, X, Y)
+        by_kind.setdefault(kind, Counter()).update(verdicts.values())
+    hard_seconds = time.perf_counter() - start
+    print(f"correct networks at hard points: {suite.N_HARD}")
+    for kind, tally in by_kind.items():
+        n = sum(tally.values())
+        print(f"  {kind:26} ok {tally['ok'] / n:.0%}, inconclusive "
+              f"{tally['inconclusive'] / n:.0%}, bug {tally['bug']}")
+    print(f"  {hard_seconds / suite.N_HARD:.3f} s per call")
 
 
 if __name__ == "__main__":
