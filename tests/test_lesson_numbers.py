@@ -333,6 +333,8 @@ def test_04_float32_and_float64_sweeps():
     # The forward difference bottoms out near sqrt(u) = 1e-8; Richardson lower and at a
     # larger step than centered; complex step at f's rounding (2.2e-16), ~5e-8 in float32.
     assert n["float64 forward: best step"] == pytest.approx(1e-8)
+    cube_root = n["float64 rounding unit"] ** (1 / 3)
+    assert cube_root / 3 < n["float64 centered: best step"] < 3 * cube_root
     assert n["float64 five-point: best error"] < n["float64 centered: best error"]
     assert n["float64 five-point: best step"] > n["float64 centered: best step"]
     assert round(n["float64 complex step at 1e-20"], 17) == 2.2e-16
