@@ -31,9 +31,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from instructor.course import REPO_ROOT, SOURCE_ROOT, find_assignment
+from instructor.course import REPO_ROOT, SOURCE_ROOT, find_assignment, setup_course
 from instructor.example_class import build_example_class
-from instructor.grade import ClassGrader, grade_class
+from instructor.grade import grade_class
+from instructor.ledger import Ledger
 from instructor.workers import WORKER_ENV
 
 CELL_TIMEOUT = 15  # seconds, as c.Execute.timeout in nbgrader_config.py
@@ -159,8 +160,8 @@ def prepare_class(root: Path, students: int) -> tuple[Path, Path, list[str], flo
     source = root / "source"
     shutil.copytree(SOURCE_ROOT / assignment, source / assignment)
     start = time.perf_counter()
-    ClassGrader(root / "release-once", source_root=source, assignment=assignment,
-                echo=lambda line: None).setup()
+    once = root / "release-once"
+    setup_course(once, Ledger(once), source, assignment=assignment)
     setup = time.perf_counter() - start
     submissions = root / "class" / "submissions"
     chosen = make_class(root / "release-once" / "release" / assignment, source / assignment,

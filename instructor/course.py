@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import shutil
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from traitlets.config import Config, PyFileConfigLoader
@@ -245,3 +247,154 @@ def generate_assignment(api, assignment: str) -> str:
             "assignment's cells: grade into a new --out folder"
         )
     return require(result, f"nbgrader generate_assignment {assignment}")
+
+
+@dataclass
+class Course:
+    """A course folder (``OUT``) ready to grade one assignment into.
+
+    Attributes
+    ----------
+    root : Path
+        The course folder: nbgrader's ``notebooks/``, ``release/``, ``submitted/``,
+        ``autograded/`` and ``feedback/`` live under it, and the ledger.
+    assignment : str
+    notebooks : list of str
+        The assignment's notebook file names, sorted.
+    config : traitlets.config.Config
+        The repository's nbgrader settings, pointed at ``root`` and the gradebook.
+    sandbox : bool
+        Student code runs in the sandbox (False only for a trusted class).
+    """
+
+    root: Path
+    assignment: str
+    notebooks: list[str]
+    config: Config
+    sandbox: bool = True
+
+    @property
+    def db_url(self) -> str:
+        return self.config.CourseDirectory.db_url
+
+    @property
+    def course_id(self) -> str:
+        return self.config.CourseDirectory.course_id
+
+    @property
+    def source_dir(self) -> Path:
+        """The course folder's copy of the instructor's notebooks."""
+        return self.root / "notebooks" / self.assignment
+
+    @property
+    def release_dir(self) -> Path:
+        return self.root / "release" / self.assignment
+
+    def student_dir(self, kind: str, student_id: str) -> Path:
+        """``root/<kind>/<student_id>/<assignment>`` (kind: submitted, autograded, feedback)."""
+        return self.root / kind / student_id / self.assignment
+
+    def sources(self) -> dict[str, dict]:
+        """The instructor's source notebooks as plain data (what workers judge with)."""
+        return {
+            name: json.loads((self.source_dir / name).read_text(encoding="utf-8"))
+            for name in self.notebooks
+        }
+
+
+def setup_course(
+    out: Path,
+    ledger,
+    source_root: Path = SOURCE_ROOT,
+    config_file: Path = CONFIG_FILE,
+    assignment: str | None = None,
+    db_url: str | None = None,
+    sandbox: bool = True,
+) -> Course:
+    """Make ``out`` a course folder for grading, (re)generating the assignment when needed.
+
+    The sources are copied and checked against what the gradebook was generated from on
+    every run: the copied sources, every released notebook, and the gradebook's record of
+    each test and locked cell, so that nothing changed between runs grades the class. When
+    anything drifted, nbgrader generates the assignment again and ``ledger`` is reset:
+    everyone is graded again.
+
+    Raises
+    ------
+    GradingError
+        No sandbox (unless ``sandbox`` is False), missing sources, or nbgrader failed.
+    """
+    from instructor.nbgrader_adapter import share_gradebook_engines
+    from instructor.submissions import SKIP_NAMES, content_hash
+
+    source_root = Path(source_root)
+    assignment = find_assignment(source_root, assignment)
+    if sandbox:
+        from instructor.sandbox import sandbox_problem
+
+        problem = sandbox_problem()
+        if problem:
+            raise GradingError(
+                f"no working sandbox for student code: {problem}\n"
+                "Only for a class whose code you trust: make grade ... NO_SANDBOX=1 "
+                "(python -m instructor.grade --no-sandbox)."
+            )
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    share_gradebook_engines()  # the grader opens the gradebook many times
+    config = load_config(out, config_file, db_url)
+    course = Course(out, assignment, notebook_names(source_root / assignment), config, sandbox)
+    if course.source_dir.exists():
+        shutil.rmtree(course.source_dir)
+    shutil.copytree(
+        source_root / assignment, course.source_dir, ignore=shutil.ignore_patterns(*SKIP_NAMES)
+    )
+    # Formgrader run in OUT must grade the written answers with the repository's settings.
+    write_course_config(out, config_file, db_url)
+    source_hash = content_hash(course.source_dir, salt=Path(config_file).read_text())
+    fresh = (
+        ledger.state.get("source_hash") == source_hash
+        and ledger.state.get("release_hash") is not None
+        and course.release_dir.is_dir()
+        and notebook_names(course.release_dir) == course.notebooks
+        and ledger.state["release_hash"] == content_hash(course.release_dir)
+        and _gradebook_matches(course)
+    )
+    if not fresh:
+        generate_assignment(open_api(config), assignment)
+        ledger.reset(source_hash, content_hash(course.release_dir))
+    if notebook_names(course.release_dir) != course.notebooks:
+        raise GradingError(f"nbgrader did not release every notebook into {course.release_dir}")
+    return course
+
+
+def _gradebook_matches(course: Course) -> bool:
+    """The gradebook has the assignment, and its record of every test and locked cell has
+    the source notebooks' text.
+
+    nbgrader restores those cells from the gradebook into every submission, so a changed
+    record would change what every later student is graded with. (Answer cells are recorded
+    as their stubs: nothing to compare.)
+    """
+    import nbformat
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.utils import is_grade, is_locked, is_solution
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        try:
+            gb.find_assignment(course.assignment)
+        except MissingEntry:
+            return False
+        for name in course.notebooks:
+            nb = nbformat.read(course.source_dir / name, as_version=4)
+            for cell in nb.cells:
+                if is_solution(cell) or not (is_grade(cell) or is_locked(cell)):
+                    continue
+                grade_id = cell.metadata["nbgrader"]["grade_id"]
+                try:
+                    stored = gb.find_source_cell(grade_id, Path(name).stem, course.assignment)
+                except MissingEntry:
+                    return False
+                if stored.source.strip() != cell.source.strip():
+                    return False
+    return True

@@ -17,7 +17,6 @@ so control characters and line breaks are removed and formula-like text is quote
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import unicodedata
@@ -28,9 +27,11 @@ from pathlib import Path
 from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode, default
 
+from instructor.ledger import STATE_FILE, load_state
+from instructor.problems import words
+
 GRADES_FILE = "grades.csv"
 CANVAS_FILE = "canvas.csv"
-STATE_FILE = "grading_state.json"
 
 GRADES_TAIL = ["auto_score", "manual_score", "total", "max", "manual_pending", "status"]
 # Canvas's own gradebook export (instructure/canvas-lms, lib/gradebook_exporter.rb) starts with
@@ -109,42 +110,21 @@ class CanvasReport:
     not_graded: list[str]
 
 
-def load_state(path: str | os.PathLike) -> dict:
-    """Return the grader's state (``grading_state.json``), or ``{}`` when there is none.
-
-    Raises
-    ------
-    ValueError
-        When the file exists but is not a JSON object.
-    """
-    path = Path(path)
-    if not path.is_file():
-        return {}
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); regrade to rebuild it") from error
-    if not isinstance(state, dict):
-        raise ValueError(f"{path} holds a {type(state).__name__}, expected a JSON object")
-    return state
-
-
 def student_status(state: dict, student_id: str, submitted: bool) -> tuple[str, tuple[str, ...]]:
-    """Return (status, problems) of one student from the grader's state.
+    """Return (status, problems) of one student from the grader's state (the ledger).
 
-    The grader keeps ``state["students"][id]["problems"]``, a list of plain-words findings,
-    and ``"in_progress": true`` while a student is being graded; ``"sandbox": false`` (for
-    the run, or for one student) marks an opted-out, untrusted run.
+    The ledger keeps ``state["students"][id]["problems"]``, Problem records as plain data
+    (put into words here, :func:`instructor.problems.words`), ``"in_progress": true`` while
+    a student is being graded, and ``"sandbox": false`` (for one student, or the whole run)
+    for a student graded without the sandbox.
     """
     known = (state.get("students") or {}).get(student_id) or {}
-    problems = tuple(str(problem) for problem in known.get("problems") or ())
+    problems = tuple(words(problem) for problem in known.get("problems") or ())
     if not problems and known.get("in_progress"):
         problems = (UNFINISHED,)
     if not problems and not submitted:
         problems = (NO_SUBMISSION,)
-    opted_out = state.get("sandbox") is False or known.get("sandbox") is False
-    # The grader may already have named the opt-out in the student's own problems.
-    if opted_out and not any("--no-sandbox" in problem for problem in problems):
+    if state.get("sandbox") is False or known.get("sandbox") is False:
         problems = (NO_SANDBOX, *problems)
     return "; ".join(problems) or "ok", problems
 

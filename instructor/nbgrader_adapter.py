@@ -1,24 +1,17 @@
-"""nbgrader's autograde step with the sandboxed kernel and the trusted judge plugged in.
+"""The course's pieces for nbgrader: its sanitizing chain, a faster metadata check, shared
+gradebook engines, and ``TrustedExecute`` for nbgrader's own ``autograde`` command.
 
-``TrustedExecute`` takes the place of nbgrader's ``Execute`` in
-``c.Autograde.autograde_preprocessors`` (see nbgrader_config.py), so nbgrader's own
-sanitizing before it (restoring locked and test cells from the gradebook) and its scoring,
-gradebook writes and feedback after it stay as they are. What it changes:
-
-- the kernel runs in the sandbox (unless ``TrustedExecute.sandbox = False``);
-- test cells run on the grader's side, from the instructor's source notebook, and their
-  outputs are the judge's report alone (so no stderr of the student's, and no text the
-  student printed, can change a score);
-- what happened (time-outs, a dead kernel, output cut) is written beside the graded notebook
-  as ``.judge-<notebook>.json`` for the grader's status column.
+``make grade`` runs the stages of :mod:`instructor.grade` and uses nbgrader's preprocessors
+from ``nbgrader_config.py`` directly. ``TrustedExecute`` takes the place of nbgrader's
+``Execute`` in ``c.Autograde.autograde_preprocessors``, so that ``nbgrader autograde`` run by
+hand in a course folder grades the same way: the kernel runs in the sandbox (unless
+``TrustedExecute.sandbox = False``), and test cells run on the grader's side, from the
+instructor's source notebook, their outputs the judge's report alone.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
-import hashlib
-import json
 import traceback
 from pathlib import Path
 
@@ -57,7 +50,7 @@ class _SchemaCheckedOnce(BaseMetadataValidator):
 
     def validate_cell(self, cell):
         meta = cell.metadata.get("nbgrader")
-        if meta is None or meta.get("schema_version", 0) != self.schema_version:
+        if not isinstance(meta, dict) or meta.get("schema_version", 0) != self.schema_version:
             return super().validate_cell(cell)
         validator = _SCHEMA_VALIDATORS.get(self.schema_version)
         if validator is None:
@@ -94,46 +87,6 @@ SANITIZE = [
     ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadataOnce
 ]
 
-# Runs done elsewhere (on workers), keyed by student, notebook and the hash of the sanitized
-# notebook they ran: TrustedExecute replays them instead of running the notebook again.
-PRECOMPUTED: dict[str, dict] = {}
-
-
-def notebook_key(nb) -> str:
-    """A hash of a notebook's content, the same for a notebook and its JSON round trip."""
-    if not isinstance(nb, nbformat.NotebookNode):
-        nb = execution.notebook_from_data(nb)
-    text = json.dumps(nb, sort_keys=True, ensure_ascii=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def precomputed_key(student, notebook, nb) -> str:
-    """The key of a run in :data:`PRECOMPUTED`: who, which notebook, and exactly what ran."""
-    return f"{student}/{notebook}/{notebook_key(nb)}"
-
-
-def sanitize(nb, config, student, assignment, notebook, db_url):
-    """Apply nbgrader's sanitizing preprocessors, as autograde does before executing.
-
-    Returns the notebook TrustedExecute will receive when nbgrader autogrades this
-    submission, so that it can be run on a worker first (see :data:`PRECOMPUTED`).
-    """
-    chain = config.Autograde.get("sanitize_preprocessors", SANITIZE)
-    resources = {
-        "unique_key": notebook,
-        "nbgrader": {
-            "student": student,
-            "assignment": assignment,
-            "notebook": notebook,
-            "db_url": db_url,
-        },
-    }
-    nb = copy.deepcopy(nb)
-    for kind in chain:
-        nb, resources = kind(config=config).preprocess(nb, resources)
-    return nbformat.reads(nbformat.writes(nb), as_version=4)
-
-
 def share_gradebook_engines() -> None:
     """Give every nbgrader Gradebook of this process one SQLAlchemy engine per database URL.
 
@@ -153,11 +106,6 @@ def share_gradebook_engines() -> None:
     nbgrader.api.create_engine = shared_engine
 
 
-def report_path(autograded_folder: Path, notebook: str) -> Path:
-    """Where TrustedExecute leaves its report for ``notebook`` (a name without .ipynb)."""
-    return Path(autograded_folder) / f"{REPORT_PREFIX}{notebook}.json"
-
-
 class TrustedExecute(Execute):
     """Run a submission in the sandbox and judge its test cells outside it."""
 
@@ -171,23 +119,18 @@ class TrustedExecute(Execute):
     def preprocess(self, nb, resources):
         """Execute ``nb`` and replace its test cells' outputs with the judge's reports."""
         info = resources["nbgrader"]
-        done = PRECOMPUTED.pop(precomputed_key(info["student"], info["notebook"], nb), None)
-        if done is None:
-            source_nb = self._source_notebook(info["assignment"], info["notebook"])
-            coursedir = CourseDirectory(config=self.config)
-            done = execution.execute_and_judge(
-                nb,
-                source_nb,
-                sandboxed=self.sandbox,
-                timeout=self.timeout,
-                hide=[coursedir.root, *self.hide],
-            ).as_data()
-        folder = resources.get("metadata", {}).get("path")
-        if folder:
-            report = {key: done[key] for key in ("problems", "failed_tests")}
-            report["sandbox"] = bool(self.sandbox)
-            report_path(folder, info["notebook"]).write_text(json.dumps(report, indent=1))
-        return execution.notebook_from_data(done["notebook"]), resources
+        source_nb = self._source_notebook(info["assignment"], info["notebook"])
+        coursedir = CourseDirectory(config=self.config)
+        run = execution.execute_and_judge(
+            nb,
+            source_nb,
+            sandboxed=self.sandbox,
+            timeout=self.timeout,
+            hide=[coursedir.root, *self.hide],
+        )
+        for problem in run.problems:
+            self.log.warning("%s: %s", info["notebook"], problem)
+        return run.notebook, resources
 
     def _source_notebook(self, assignment, notebook):
         """The instructor's copy: the course folder's source notebook (never the student's)."""

@@ -174,6 +174,15 @@ KIND_GROUPS = {
     "grader_error": GRADER,
     "not_graded": GRADER,
     "no_sandbox": OPT_OUT,
+    # instructor.problems' kinds
+    **dict.fromkeys(
+        ["symlink", "not_regular", "not_utf8", "not_json", "not_notebook", "unusable",
+         "no_assignment_folder", "bad_student_id", "unreadable_submission"], MISSING),
+    **dict.fromkeys(
+        ["test_edited", "test_deleted", "points_restored", "metadata_restored",
+         "metadata_reset", "duplicate_ignored", "foreign_cell", "cell_type_restored",
+         "cell_restored", "other_files"], REPAIR),
+    **dict.fromkeys(["job_failed", "record_failed", "crashed_grader", "no_feedback"], GRADER),
 }
 
 

@@ -1,143 +1,190 @@
-"""Checks on one submitted notebook, before and after nbgrader grades it."""
+"""Checks and repairs on one student's submitted files, before any of it runs.
+
+Everything here takes what a student handed in as hostile: any bytes as a notebook, any
+JSON shape, any metadata types, any file names. Findings are :class:`Problem` records.
+"""
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 
 import nbformat
 
-TIMEOUT_ERROR = "CellTimeoutError"
-INTERRUPTED = {TIMEOUT_ERROR, "KeyboardInterrupt"}
+from instructor.problems import Problem, printable
+
+SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
+# A submitted notebook larger than this is not read (the course's are a few hundred kB).
+MAX_NOTEBOOK_BYTES = 20 * 2**20
 
 
-def read_problem(path: Path) -> str | None:
-    """Say why the notebook at `path` cannot be graded, or return None when it can.
+def files_below(folder: Path) -> list[Path]:
+    """Every entry below ``folder`` that is not a folder, sorted, symbolic links included
+    (never followed), editor and Jupyter leftovers skipped."""
+    found = []
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if d not in SKIP_NAMES]
+        for name in names:
+            path = Path(root) / name
+            if not SKIP_NAMES.intersection(path.relative_to(folder).parts):
+                found.append(path)
+        found += [Path(root) / d for d in dirs if (Path(root) / d).is_symlink()]
+    return sorted(found)
 
-    nbgrader stops at the first unreadable notebook of a student, so each one is
-    checked here first.
-    """
-    name = Path(path).name
+
+def regular_file(path: Path) -> bool:
+    """True for a regular file that is not a symbolic link (no FIFO, device or link)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def content_hash(folder: Path, salt: str = "") -> str:
+    """A sha256 over the relative names (as bytes: any name) and contents below ``folder``."""
+    digest = hashlib.sha256(salt.encode())
+    for path in files_below(folder):
+        digest.update(os.fsencode(path.relative_to(folder)) + b"\0")
+        if regular_file(path) and os.lstat(path).st_size <= MAX_NOTEBOOK_BYTES:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        else:
+            digest.update(f"{path.is_symlink()} {os.lstat(path).st_size}".encode())
+    return digest.hexdigest()
+
+
+def read_notebook(path: Path, name: str) -> tuple[nbformat.NotebookNode | None, Problem | None]:
+    """Read the notebook at ``path``: ``(notebook, None)``, or ``(None, why not)``.
+
+    Any bytes may be there: not UTF-8, not JSON, JSON nested too deep to parse, JSON that
+    is no notebook. The file must be a regular file under the size cap.
+    """
+    if Path(path).is_symlink():
+        return None, Problem("symlink", name)
+    if not os.path.lexists(path):
+        return None, Problem("missing", name)
+    if not regular_file(path) or os.lstat(path).st_size > MAX_NOTEBOOK_BYTES:
+        return None, Problem("not_regular", name)
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        return f"{name} is not UTF-8 text"
+        return None, Problem("not_utf8", name)
     try:
         json.loads(text)
-    except json.JSONDecodeError:
-        return f"{name} is not valid JSON"
+    except (ValueError, RecursionError):  # JSONDecodeError, or brackets nested too deep
+        return None, Problem("not_json", name)
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
+        if not isinstance(nb.get("cells"), list):
+            raise ValueError("no list of cells")
     except Exception as error:  # nbformat raises several unrelated types for bad notebooks
         message = str(error).strip() or type(error).__name__
-        first_line = message.splitlines()[0]
-        return f"{name} is not a valid notebook ({first_line})"
-    return None
+        return None, Problem("not_notebook", name, message.splitlines()[0])
+    return nb, None
 
 
-def _notebook(notebook_or_path):
-    if isinstance(notebook_or_path, nbformat.NotebookNode):
-        return notebook_or_path
-    return nbformat.read(notebook_or_path, as_version=4)
+def meta(cell) -> dict:
+    """A cell's nbgrader metadata, ``{}`` when absent or not a dict."""
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    found = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
-def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+def grade_id(cell) -> str | None:
+    """A cell's grade_id when it is a non-empty string, else None."""
+    found = meta(cell).get("grade_id")
+    return found if isinstance(found, str) and found else None
 
 
 def _grade_cells(nb) -> dict[str, dict]:
     """Map grade_id -> {"source", "points", "test"} for the graded cells of a notebook."""
     cells = {}
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and meta.get("grade_id"):
-            cells[meta["grade_id"]] = {
-                "source": cell.source.rstrip(),
-                "points": meta.get("points"),
-                "test": not meta.get("solution", False),
+        found = meta(cell)
+        if found.get("grade") and grade_id(cell):
+            cells[grade_id(cell)] = {
+                "source": str(cell.get("source", "")).rstrip(),
+                "points": found.get("points"),
+                "test": not found.get("solution", False),
             }
     return cells
 
 
-def tampering(submitted, release, name: str | None = None) -> list[str]:
-    """List the graded cells of `submitted` that differ from the released notebook.
+def tampering(submitted, release, name: str) -> list[Problem]:
+    """Name the graded cells of ``submitted`` that differ from the released notebook.
 
-    nbgrader restores these from the gradebook (test cell source, points, and with
-    `OverwriteCells.add_missing_cells` deleted test cells); this names them so the
-    grades table can say it happened.
+    nbgrader restores these from the gradebook (test cell source, points), and
+    :func:`restore_deleted_cells` deleted ones; this names them for the status.
 
     Parameters
     ----------
-    submitted : Path or NotebookNode
-        The student's notebook (already known to be readable), after `repair_metadata`.
-    release : Path or NotebookNode
+    submitted : NotebookNode
+        The student's notebook, after :func:`repair_metadata`.
+    release : NotebookNode
         The released notebook of the same name.
-    name : str, optional
-        The notebook's file name for the messages (default: the name of `submitted`).
+    name : str
+        The notebook's file name.
 
     Returns
     -------
-    list of str
-        One message per restored cell, e.g. ``test cell restored: nb.ipynb test_x (edited)``.
+    list of Problem
+        ``test_edited``, ``test_deleted`` (detail: grade_id) and ``points_restored``
+        (detail: ``grade_id (old -> new)``).
     """
-    name = name or Path(submitted).name
-    theirs = _grade_cells(_notebook(submitted))
-    ours = _grade_cells(_notebook(release))
-    messages = []
-    for grade_id, cell in ours.items():
-        if grade_id not in theirs:
+    theirs, ours = _grade_cells(submitted), _grade_cells(release)
+    found = []
+    for key, cell in ours.items():
+        if key not in theirs:
             if cell["test"]:
-                messages.append(f"test cell restored: {name} {grade_id} (deleted)")
+                found.append(Problem("test_deleted", name, key))
             continue
-        if cell["test"] and theirs[grade_id]["source"] != cell["source"]:
-            messages.append(f"test cell restored: {name} {grade_id} (edited)")
-        if theirs[grade_id]["points"] != cell["points"]:
-            messages.append(
-                f"points restored: {name} {grade_id} "
-                f"({theirs[grade_id]['points']} -> {cell['points']})"
-            )
-    return messages
-
-
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader") or {}
+        if cell["test"] and theirs[key]["source"] != cell["source"]:
+            found.append(Problem("test_edited", name, key))
+        if theirs[key]["points"] != cell["points"]:
+            points = printable(theirs[key]["points"])[:20]
+            found.append(Problem("points_restored", name, f"{key} ({points} -> {cell['points']})"))
+    return found
 
 
 def restore_deleted_cells(nb, release) -> list[str]:
-    """Put released cells with a grade_id that `nb` lacks back in place; return their ids.
+    """Put released cells with a grade_id that ``nb`` lacks back in place; return their ids.
 
     Test cells and locked cells (the imports, the given code) come back; answer cells do
     not (a missing answer is the student's to lose). A cell goes right after the nearest
     earlier released cell the student still has, or, when there is none, right before the
     nearest later one, so a restored test never lands above the imports it needs.
-    nbgrader's own `OverwriteCells.add_missing_cells` fails with KeyError when the cell
+    nbgrader's own ``OverwriteCells.add_missing_cells`` fails with KeyError when the cell
     before a missing one is locked and ungraded (nbgrader 0.9.6), losing the notebook.
     """
     restored = []
     for index, cell in enumerate(release.cells):
-        grade_id, meta = _grade_id(cell), _meta(cell)
-        present = [_grade_id(c) for c in nb.cells]
-        if grade_id is None or grade_id in present or meta.get("solution"):
+        key = grade_id(cell)
+        present = [grade_id(c) for c in nb.cells]
+        if key is None or key in present or meta(cell).get("solution"):
             continue
         position = None
         for earlier in reversed(release.cells[:index]):
-            if _grade_id(earlier) in present:
-                position = present.index(_grade_id(earlier)) + 1
+            if grade_id(earlier) is not None and grade_id(earlier) in present:
+                position = present.index(grade_id(earlier)) + 1
                 break
         if position is None:
-            later = [_grade_id(c) for c in release.cells[index + 1 :]]
-            found = [present.index(g) for g in later if g in present]
+            later = [grade_id(c) for c in release.cells[index + 1 :]]
+            found = [present.index(g) for g in later if g is not None and g in present]
             position = found[0] if found else len(nb.cells)
         nb.cells.insert(position, copy.deepcopy(cell))
-        restored.append(grade_id)
+        restored.append(key)
     return restored
 
 
-def repair_metadata(nb, release) -> list[str]:
-    """Undo what nbgrader cannot: stripped, altered or duplicated nbgrader metadata.
+def repair_metadata(nb, release, name: str) -> list[Problem]:
+    """Undo what nbgrader cannot: stripped, altered, mistyped or duplicated nbgrader metadata.
 
+    - nbgrader metadata that is not a dict, or has no usable grade_id, is dropped (nbgrader
+      would fail the whole notebook on it); the next rule may give the cell its own back.
     - A cell whose metadata was stripped, but which is the released cell of the same cell
       id (or, for given code, the same source), gets the released metadata back.
     - A cell whose grade_id is known but whose metadata was changed (a test cell turned into
@@ -148,96 +195,70 @@ def repair_metadata(nb, release) -> list[str]:
 
     Returns
     -------
-    list of str
-        One message per repair, in plain words, for the status column.
+    list of Problem
+        One per kind of repair, the grade_ids in its detail.
     """
-    released = {_grade_id(c): c for c in release.cells if _grade_id(c)}
-    by_cell_id = {c.get("id"): c for c in released.values() if c.get("id")}
-    by_source = {c.source.strip(): c for c in released.values() if not _meta(c).get("solution")}
-    present = {_grade_id(c) for c in nb.cells} - {None}
-    notes = []
     for cell in nb.cells:
-        if _grade_id(cell):
+        metadata = cell.get("metadata")
+        if not isinstance(metadata, dict):
+            cell["metadata"] = nbformat.NotebookNode()
+        elif "nbgrader" in metadata and not grade_id(cell):
+            del metadata["nbgrader"]
+    released = {grade_id(c): c for c in release.cells if grade_id(c)}
+    by_cell_id = {c.get("id"): c for c in released.values() if c.get("id")}
+    by_source = {c.source.strip(): c for c in released.values() if not meta(c).get("solution")}
+    present = {grade_id(c) for c in nb.cells} - {None}
+    notes: list[tuple[str, str]] = []
+    for cell in nb.cells:
+        if grade_id(cell):
             continue
-        match = by_cell_id.get(cell.get("id")) or by_source.get(cell.get("source", "").strip())
+        source = cell.get("source", "")
+        match = by_cell_id.get(cell.get("id")) if isinstance(cell.get("id"), str) else None
+        match = match or (by_source.get(source.strip()) if isinstance(source, str) else None)
         if (
             match is not None
-            and _grade_id(match) not in present
-            and match.cell_type == cell.cell_type
+            and grade_id(match) not in present
+            and match.cell_type == cell.get("cell_type")
         ):
-            cell.metadata["nbgrader"] = copy.deepcopy(_meta(match))
-            present.add(_grade_id(match))
-            notes.append(f"nbgrader metadata restored: {_grade_id(match)}")
+            cell.metadata["nbgrader"] = copy.deepcopy(meta(match))
+            present.add(grade_id(match))
+            notes.append(("metadata_restored", grade_id(match)))
     seen, kept = set(), []
     for cell in nb.cells:
-        grade_id = _grade_id(cell)
-        if grade_id in seen:
-            notes.append(f"duplicated cell ignored: {grade_id}")
-            if _meta(released.get(grade_id, {})).get("solution"):
+        key = grade_id(cell)
+        if key in seen:
+            notes.append(("duplicate_ignored", key))
+            if meta(released.get(key, {})).get("solution"):
                 del cell.metadata["nbgrader"]
                 kept.append(cell)
             continue
-        if grade_id is not None:
-            seen.add(grade_id)
-            original = released.get(grade_id)
+        if key is not None:
+            seen.add(key)
+            original = released.get(key)
             if original is None:
                 # A cell pasted from another notebook: nbgrader would refuse the whole notebook.
                 del cell.metadata["nbgrader"]
-                notes.append(f"cell from elsewhere, its grade_id ignored: {grade_id[:40]}")
+                notes.append(("foreign_cell", key[:40]))
                 kept.append(cell)
                 continue
-            if cell.cell_type != original.cell_type:
+            if cell.get("cell_type") != original.cell_type:
                 # A code cell turned into text (or back): the released cell comes back, with
                 # the student's text in it when it is their answer.
                 restored = copy.deepcopy(original)
-                if _meta(original).get("solution"):
-                    restored.source = cell.source
+                if meta(original).get("solution"):
+                    restored.source = cell.get("source", "")
                 kept.append(restored)
-                notes.append(f"cell type restored: {grade_id}")
+                notes.append(("cell_type_restored", key))
                 continue
             # Changed points are nbgrader's to restore (and tampering() names them).
-            want = {k: v for k, v in _meta(original).items() if k != "points"}
-            have = _meta(cell)
-            if {key: have.get(key) for key in want} != want:
+            want = {k: v for k, v in meta(original).items() if k != "points"}
+            have = meta(cell)
+            if {k: have.get(k) for k in want} != want:
                 cell.metadata["nbgrader"] = {**have, **copy.deepcopy(want)}
-                notes.append(f"nbgrader metadata reset: {grade_id}")
+                notes.append(("metadata_reset", key))
         kept.append(cell)
     nb.cells = kept
-    return _grouped(notes)
-
-
-def _grouped(notes: list[str]) -> list[str]:
-    """``what: a``, ``what: b`` -> ``what: a, b`` (one status entry per kind of repair)."""
-    groups: dict[str, list[str]] = {}
-    for note in notes:
-        what, _, grade_id = note.partition(": ")
-        groups.setdefault(what, []).append(grade_id)
-    return [f"{what}: {', '.join(ids)}" for what, ids in groups.items()]
-
-
-def answer_errors(autograded: Path) -> list[str]:
-    """Name the answer cells that raised when run (a SyntaxError, say), one message per notebook.
-
-    A wrong answer only costs points; an answer cell that does not even run is worth telling
-    the instructor plainly. Time-outs are reported by the run itself (instructor.execution).
-
-    Returns
-    -------
-    list of str
-        Empty, or one message such as
-        ``errors in answer cells of nb.ipynb: forward_propagation (SyntaxError)``.
-    """
-    nb = nbformat.read(autograded, as_version=4)
-    broken = []
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("solution"):
-            continue
-        for output in cell.get("outputs", []):
-            # A time-out shows as the interrupt it caused; the run reports those.
-            if output.get("output_type") == "error" and output.get("ename") not in INTERRUPTED:
-                broken.append(f"{meta.get('grade_id')} ({output.get('ename')})")
-                break
-    if not broken:
-        return []
-    return [f"errors in answer cells of {Path(autograded).name}: {', '.join(broken)}"]
+    grouped: dict[str, list[str]] = {}
+    for kind, key in notes:
+        grouped.setdefault(kind, []).append(key)
+    return [Problem(kind, name, ", ".join(keys)) for kind, keys in grouped.items()]

@@ -1,10 +1,10 @@
-"""Where the expensive step of grading runs: here, on a local Dask cluster, or on a remote one.
+"""Where the run stage of grading happens: here, on a local Dask cluster, or on a remote one.
 
-A *job* is one student's sanitized notebooks plus the instructor's source notebooks, as plain
-JSON-ready data; its result is, per notebook, the executed and judged notebook with the
-problems met (:meth:`instructor.execution.Run.as_data`). Nothing is shared but that data: a
-worker on another machine needs the kit installed (``pip install -e .`` of this repository,
-bubblewrap for the sandbox) and nothing else, no shared folder.
+A *job* is one student's sanitized notebooks (:func:`instructor.run.job_data`), plus the
+instructor's source notebooks, as plain JSON-ready data; its result is
+:func:`instructor.run.run_job`'s. Nothing is shared but that data: a worker on another
+machine needs the kit installed (``pip install -e .`` of this repository, bubblewrap for the
+sandbox) and nothing else, no shared folder.
 
 The grading process stays the single writer of the gradebook, ``OUT`` and ``grades.csv``:
 results come back to it and it records them one student at a time.
@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Callable, Iterable, Iterator
 
-from instructor.execution import execute_and_judge, notebook_from_data
+from instructor.run import run_job
 
 # How many times Dask may lose a worker while it runs one student before giving up on it.
 ALLOWED_WORKER_DEATHS = 2
@@ -35,47 +34,6 @@ WORKER_ENV = {
     for key, value in DASK_CONFIG.items()
     if key.startswith("distributed.worker.")
 }
-
-
-class WorkerProblem(RuntimeError):
-    """A worker cannot grade at all (no sandbox there, say)."""
-
-
-def run_job(job: dict, sources: dict) -> dict:
-    """Worker side: run and judge each notebook of one student.
-
-    Parameters
-    ----------
-    job : dict
-        ``{"notebooks": {name: notebook dict}, "sandboxed": bool, "timeout": float,
-        "hide": [folder, ...]}``.
-    sources : dict
-        ``{name: notebook dict}``: the instructor's source notebooks.
-
-    Returns
-    -------
-    dict
-        ``{name: {"notebook": dict, "problems": [str], "failed_tests": [str],
-        "tests": [verdict data], "seconds": float}}``.
-    """
-    if job["sandboxed"]:
-        from instructor.sandbox import sandbox_problem
-
-        problem = sandbox_problem()
-        if problem:
-            raise WorkerProblem(f"worker on {os.uname().nodename} has no sandbox: {problem}")
-    results = {}
-    for name, nb in job["notebooks"].items():
-        started = time.perf_counter()
-        run = execute_and_judge(
-            notebook_from_data(nb),
-            notebook_from_data(sources[name]),
-            sandboxed=job["sandboxed"],
-            timeout=job["timeout"],
-            hide=job.get("hide", ()),
-        )
-        results[name] = {**run.as_data(), "seconds": time.perf_counter() - started}
-    return results
 
 
 Outcome = tuple[object, dict | None, str | None]  # (job key, result, failure)

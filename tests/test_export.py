@@ -29,6 +29,7 @@ from instructor.export import (
     write_canvas_csv,
     write_grades_csv,
 )
+from instructor.problems import Problem
 
 HEADER = [
     "student_id", "nb1", "nb2", "auto_score", "manual_score", "total", "max", "manual_pending",
@@ -112,21 +113,25 @@ def test_a_sandbox_opt_out_is_in_every_status(gradebook_url):
 
 
 def test_statuses_come_from_the_graders_state():
+    """The ledger keeps typed problems; the status puts them into words, here only."""
+    missing = Problem("missing", "nb2.ipynb")
     state = {
         "students": {
-            "ann": {"problems": ["missing notebook nb2.ipynb"]},
+            "ann": {"problems": [missing.as_data()]},
             "ben": {"in_progress": True, "problems": []},
-            "cat": {"problems": ["graded WITHOUT the sandbox (--no-sandbox): trusted class only"]},
+            "cat": {"problems": [], "sandbox": False},
+            "dan": {"problems": ["an older ledger's words"]},
         }
     }
     assert student_status(state, "ann", True)[0] == "missing notebook nb2.ipynb"
     assert student_status(state, "ben", True)[0] == UNFINISHED
     assert student_status(state, "new", False)[0] == NO_SUBMISSION
     assert student_status(state, "new", True)[0] == "ok"
+    assert student_status(state, "dan", True)[0] == "an older ledger's words"
+    # Graded without the sandbox: the student's own mark, or the whole run's.
+    assert student_status(state, "cat", True)[1] == (NO_SANDBOX,)
     opted_out = {**state, "sandbox": False}
     assert student_status(opted_out, "ann", True)[1] == (NO_SANDBOX, "missing notebook nb2.ipynb")
-    # Named once, whoever named it.
-    assert student_status(opted_out, "cat", True)[1] == tuple(state["students"]["cat"]["problems"])
 
 
 @pytest.mark.slow

@@ -11,15 +11,21 @@ import nbformat
 import pytest
 from pages import MARK, live_payloads, render
 
-from instructor.course import SOURCE_ROOT, find_assignment, load_config, notebook_names
+from instructor.course import (
+    SOURCE_ROOT,
+    find_assignment,
+    load_config,
+    notebook_names,
+    setup_course,
+)
 from instructor.example_class import (
     PUBLISHED_RESULTS,
     WRONG_TYPE_FUNCTION,
     build_example_class,
 )
-from instructor.export import STATE_FILE, load_state
 from instructor.feedback import BEGIN_HIDDEN, END_HIDDEN
-from instructor.grade import GRADES_FILE, ClassGrader, grade_class
+from instructor.grade import GRADES_FILE, grade_class
+from instructor.ledger import STATE_FILE, Ledger, load_state
 from instructor.report import REPORT_FILE, student_record
 
 pytestmark = pytest.mark.slow
@@ -115,7 +121,7 @@ def graded(tmp_path_factory):
     for name in NAMES:
         shutil.copy2(SOURCE_ROOT / ASSIGNMENT / name, source / ASSIGNMENT / name)
     # Generates out/release, from which the class is built; grading then reuses it.
-    ClassGrader(out, source_root=source, assignment=ASSIGNMENT, echo=print).setup()
+    setup_course(out, Ledger(out), source_root=source, assignment=ASSIGNMENT)
     students = build_example_class(out / "release" / ASSIGNMENT, source / ASSIGNMENT, submissions)
     before = tree_digest(submissions)
     lines = []
@@ -469,5 +475,5 @@ def test_grading_refuses_to_run_without_a_sandbox_and_says_how_to_get_one(tmp_pa
 
     monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "bwrap is not installed")
     with pytest.raises(GradingError, match="bwrap is not installed") as info:
-        ClassGrader(tmp_path / "out", assignment=ASSIGNMENT)
+        setup_course(tmp_path / "out", Ledger(tmp_path / "out"), assignment=ASSIGNMENT)
     assert "--no-sandbox" in str(info.value) and "NO_SANDBOX=1" in str(info.value)

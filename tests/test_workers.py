@@ -15,9 +15,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.course import REPO_ROOT, SOURCE_ROOT, find_assignment
+from instructor.course import REPO_ROOT, SOURCE_ROOT, find_assignment, setup_course
 from instructor.example_class import build_example_class
-from instructor.grade import ClassGrader, grade_class
+from instructor.export import NO_SANDBOX
+from instructor.grade import grade_class
+from instructor.ledger import Ledger
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +68,7 @@ def small_class(tmp_path_factory):
     for path in sorted((SOURCE_ROOT / ASSIGNMENT).glob("*.ipynb"))[NOTEBOOKS]:
         shutil.copy2(path, source / ASSIGNMENT / path.name)
     out = root / "serial"
-    ClassGrader(out, source_root=source, assignment=ASSIGNMENT, echo=print).setup()
+    setup_course(out, Ledger(out), source_root=source, assignment=ASSIGNMENT)
     everyone = root / "everyone"
     build_example_class(out / "release" / ASSIGNMENT, source / ASSIGNMENT, everyone)
     submissions = root / "submissions"
@@ -254,6 +256,6 @@ def test_opting_out_of_the_sandbox_is_said_in_the_output_and_in_every_row(small_
     rows = grade_class(one, out, source_root=small_class["source"], workers=1, sandbox=False,
                        echo=lines.append)
     assert lines[0].startswith("WARNING") and "WITHOUT the sandbox" in lines[0]
-    assert "WITHOUT the sandbox" in rows[0].status
-    assert "WITHOUT the sandbox" in (out / "grades.csv").read_text()
+    assert rows[0].status == NO_SANDBOX
+    assert NO_SANDBOX in (out / "grades.csv").read_text()
     assert rows[0].scores == small_class["serial"]["rows"]["full_solution"][0]
