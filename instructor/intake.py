@@ -13,7 +13,6 @@ Next: :mod:`instructor.run` runs a job's notebooks, on a worker.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import nbformat
 
 from instructor.course import Course
 from instructor.ledger import Ledger
+from instructor.nbgrader_adapter import GradebookSnapshot, sanitizers
 from instructor.problems import Problem, printable
 from instructor.submissions import (
     SKIP_NAMES,
@@ -53,8 +53,8 @@ class Job:
         Hash of the submission folder (and the sources), None when it could not be taken.
     problems : list of Problem
         What intake found.
-    submitted : dict of str to dict
-        Notebook file name -> the repaired notebook (JSON-ready), as ``OUT/submitted`` keeps it.
+    submitted : dict of str to str
+        Notebook file name -> the repaired notebook's JSON text, as ``OUT/submitted`` keeps it.
     notebooks : dict of str to dict
         Notebook file name -> the sanitized notebook (JSON-ready), ready to run. A notebook
         of the assignment missing here scores zero.
@@ -64,7 +64,7 @@ class Job:
     action: str
     digest: str | None = None
     problems: list[Problem] = field(default_factory=list)
-    submitted: dict[str, dict] = field(default_factory=dict)
+    submitted: dict[str, str] = field(default_factory=dict)
     notebooks: dict[str, dict] = field(default_factory=dict)
 
 
@@ -88,10 +88,8 @@ class Intake:
             name: nbformat.read(course.release_dir / name, as_version=4)
             for name in course.notebooks
         }
-        self.sanitizers = [
-            kind(config=course.config)
-            for kind in course.config.Autograde.get("sanitize_preprocessors", [])
-        ]
+        snapshot = GradebookSnapshot(course.db_url, course.course_id, course.assignment)
+        self.sanitizers = sanitizers(course.config, snapshot)
 
     def take(self, student_id: str) -> Job:
         """The job of one student folder; never raises for anything in the folder."""
@@ -146,7 +144,8 @@ class Intake:
             restored = [key for key in restore_deleted_cells(nb, release) if key not in deleted]
             if restored:
                 found.append(Problem("cell_restored", name, ", ".join(restored)))
-            submitted = json.loads(nbformat.writes(nb))
+            # What OUT/submitted keeps: the notebook as repaired, before sanitizing.
+            submitted = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
             sanitized = self._sanitize(nb, job.student_id, name)
         except Exception as error:  # nbgrader refused it, or something no check foresaw
             job.problems.append(Problem("unusable", name, _what(error)))
@@ -158,7 +157,7 @@ class Intake:
     def _sanitize(self, nb, student_id: str, name: str) -> dict:
         """nbgrader's sanitizing chain (``Autograde.sanitize_preprocessors``), as autograde
         applies it before executing: outputs cleared, ids deduplicated, kernelspec set,
-        locked and test cells restored from the gradebook, metadata checked."""
+        locked and test cells restored from the gradebook, metadata checked. Changes ``nb``."""
         resources = {
             "unique_key": Path(name).stem,
             "nbgrader": {
@@ -168,10 +167,9 @@ class Intake:
                 "db_url": self.course.db_url,
             },
         }
-        nb = copy.deepcopy(nb)
         for preprocessor in self.sanitizers:
             nb, resources = preprocessor(nb, resources)
-        return json.loads(nbformat.writes(nb))
+        return json.loads(json.dumps(nb))
 
 
 def _inside(path: Path, folder: Path) -> bool:

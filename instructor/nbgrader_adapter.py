@@ -12,6 +12,7 @@ instructor's source notebook, their outputs the judge's report alone.
 from __future__ import annotations
 
 import functools
+import json
 import traceback
 from pathlib import Path
 
@@ -137,3 +138,110 @@ class TrustedExecute(Execute):
         coursedir = CourseDirectory(config=self.config)
         path = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
         return nbformat.read(path / f"{notebook}.ipynb", as_version=4)
+
+
+class GradebookSnapshot:
+    """What nbgrader's sanitizing reads from the gradebook, read once: one assignment's
+    notebooks (kernelspec) and cells (source, type, locked, checksum, points).
+
+    The gradebook's record of an assignment does not change while a class is graded (it is
+    checked against the sources first), and the sanitizing chain asked it a dozen queries
+    per notebook.
+    """
+
+    def __init__(self, db_url: str, course_id: str, assignment: str):
+        from types import SimpleNamespace as Record
+
+        from nbgrader.api import Gradebook
+
+        self.assignment = assignment
+        self.notebooks = {}
+        with Gradebook(db_url, course_id) as gb:
+            for nb in gb.find_assignment(assignment).notebooks:
+                self.notebooks[nb.name] = Record(
+                    name=nb.name,
+                    kernelspec=nb.kernelspec,
+                    source_cells=[
+                        Record(name=c.name, cell_type=c.cell_type, locked=c.locked,
+                               checksum=c.checksum, source=c.source)
+                        for c in nb.source_cells
+                    ],
+                    grade_cells=[
+                        Record(name=c.name, max_score=c.max_score, cell_type=c.cell_type)
+                        for c in nb.grade_cells
+                    ],
+                    solution_cells=[Record(name=c.name) for c in nb.solution_cells],
+                    task_cells=[
+                        Record(name=c.name, max_score=c.max_score, cell_type=c.cell_type)
+                        for c in nb.task_cells
+                    ],
+                )
+
+    def find_notebook(self, notebook: str, assignment: str):
+        from nbgrader.api import MissingEntry
+
+        if assignment != self.assignment or notebook not in self.notebooks:
+            raise MissingEntry()
+        return self.notebooks[notebook]
+
+    def _find(self, kinds, name, notebook, assignment):
+        from nbgrader.api import MissingEntry
+
+        found = self.find_notebook(notebook, assignment)
+        for kind in kinds:
+            for cell in getattr(found, kind):
+                if cell.name == name:
+                    return cell
+        raise MissingEntry()
+
+    def find_source_cell(self, name, notebook, assignment):
+        return self._find(["source_cells"], name, notebook, assignment)
+
+    def find_graded_cell(self, name, notebook, assignment):
+        return self._find(["grade_cells", "task_cells"], name, notebook, assignment)
+
+
+class OverwriteCellsFromSnapshot(OverwriteCells):
+    """nbgrader's OverwriteCells, reading a :class:`GradebookSnapshot` (``snapshot``)."""
+
+    snapshot = None
+
+    def preprocess(self, nb, resources):
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.gradebook = self.snapshot
+        nb, resources = super(OverwriteCells, self).preprocess(nb, resources)
+        if self.add_missing_cells:
+            nb, resources = self.add_missing_grade_cells(nb, resources)
+            nb, resources = self.add_missing_task_cells(nb, resources)
+        return nb, resources
+
+
+class OverwriteKernelspecFromSnapshot(OverwriteKernelspec):
+    """nbgrader's OverwriteKernelspec, reading a :class:`GradebookSnapshot` (``snapshot``)."""
+
+    snapshot = None
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        kernelspec = self.snapshot.find_notebook(info["notebook"], info["assignment"]).kernelspec
+        if kernelspec is not None:
+            kernelspec = json.loads(kernelspec)
+        if kernelspec:
+            nb.metadata["kernelspec"] = kernelspec
+        return nb, resources
+
+
+def sanitizers(config, snapshot: GradebookSnapshot) -> list:
+    """nbgrader's sanitizing chain of ``config``, reading the gradebook from ``snapshot``."""
+    chain = []
+    for kind in config.Autograde.get("sanitize_preprocessors", SANITIZE):
+        for theirs, ours in ((OverwriteCells, OverwriteCellsFromSnapshot),
+                             (OverwriteKernelspec, OverwriteKernelspecFromSnapshot)):
+            if kind is theirs:
+                kind = ours
+        preprocessor = kind(config=config)
+        if hasattr(kind, "snapshot"):
+            preprocessor.snapshot = snapshot
+        chain.append(preprocessor)
+    return chain

@@ -21,11 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from instructor import report as class_report
 from instructor.course import Course, only_notebook, open_api
-from instructor.execution import notebook_from_data
 from instructor.intake import RUN, UNCHANGED, Job
 from instructor.ledger import Ledger
 from instructor.problems import Problem
@@ -260,14 +257,12 @@ class Recorder:
         """The student's folders in OUT, rewritten: nothing stale survives a regrade."""
         self._clear_files(job.student_id)
         folders = {kind: self.course.student_dir(kind, job.student_id) for kind in OUT_FOLDERS}
-        for name, nb in job.submitted.items():
-            _write_notebook(folders["submitted"] / name, nb)
+        for name, text in job.submitted.items():
+            _write_text(folders["submitted"] / name, text)
         for name, result in results.items():
-            _write_notebook(folders["autograded"] / name, result.notebook)
+            _write_text(folders["autograded"] / name, result.notebook)
             if result.feedback is not None:
-                page = folders["feedback"] / (Path(name).stem + ".html")
-                page.parent.mkdir(parents=True, exist_ok=True)
-                page.write_text(result.feedback, encoding="utf-8")
+                _write_text(folders["feedback"] / (Path(name).stem + ".html"), result.feedback)
 
     def _feedback_from_gradebook(self, p: _Pending) -> None:
         """Pages of a student with a person's grades: nbgrader makes them from the gradebook."""
@@ -282,7 +277,7 @@ class Recorder:
         self.ledger.save()
 
 
-def _write_notebook(path: Path, data: dict) -> None:
+def _write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook_from_data(data), path)
+    path.write_text(text, encoding="utf-8")
 

@@ -15,7 +15,6 @@ Next: :mod:`instructor.record` writes the result on the single writer.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import tempfile
 import time
@@ -46,8 +45,8 @@ class NotebookResult:
 
     Attributes
     ----------
-    notebook : dict
-        The autograded notebook (JSON-ready), as ``OUT/autograded`` keeps it.
+    notebook : str
+        The autograded notebook's file text, as ``OUT/autograded`` keeps it.
     scores : dict of str to float or None
         grade_id -> automatic score of each graded cell (None: for a person to grade).
     comments : dict of str to str or None
@@ -61,7 +60,7 @@ class NotebookResult:
         What running, judging and scoring the notebook took.
     """
 
-    notebook: dict
+    notebook: str
     scores: dict[str, float | None]
     comments: dict[str, str | None]
     problems: list[Problem] = field(default_factory=list)
@@ -187,7 +186,7 @@ def finish(nb, name: str, job: dict, problems: list[Problem]) -> NotebookResult:
         feedback = feedback_page(nbformat.reads(text, as_version=4), name, job, scores, comments)
     except Exception as error:  # a page that cannot be made costs no grade
         problems = [*problems, Problem("no_feedback", name, f"{type(error).__name__}: {error}")]
-    return NotebookResult(json.loads(text), scores, comments, problems, feedback)
+    return NotebookResult(text + "\n", scores, comments, problems, feedback)
 
 
 def answer_errors(nb) -> str:
