@@ -21,6 +21,7 @@ from instructor.feedback import (
     SanitizedMarkdown,
     ScrubHiddenTracebacks,
 )
+from instructor.limits import CELL_TIMEOUT_SECONDS
 from instructor.nbgrader_adapter import SANITIZE, CheckCellMetadataOnce, TrustedExecute
 
 c = get_config()
@@ -31,7 +32,7 @@ c.CourseDirectory.source_directory = "notebooks"
 c.CourseDirectory.release_directory = "release"
 
 # A looping answer cell is interrupted after this many seconds; later cells still run.
-c.Execute.timeout = 15
+c.Execute.timeout = CELL_TIMEOUT_SECONDS
 
 # Student code runs only in a sandboxed kernel, and tests are judged outside it: nbgrader's
 # Execute is replaced by TrustedExecute (instructor/nbgrader_adapter.py). CheckCellMetadata

@@ -35,9 +35,9 @@ from instructor.course import REPO_ROOT, SOURCE_ROOT, find_assignment, setup_cou
 from instructor.example_class import build_example_class
 from instructor.grade import grade_class
 from instructor.ledger import Ledger
+from instructor.limits import CELL_TIMEOUT_SECONDS
 from instructor.workers import WORKER_ENV
 
-CELL_TIMEOUT = 15  # seconds, as c.Execute.timeout in nbgrader_config.py
 # Students left out: a deliberate 15 s time-out is not grading cost, and the attacks must
 # not run where the floor runs them, outside any sandbox (kills_the_grader killed an
 # earlier run of this benchmark: its kernel's parent is the benchmark itself).
@@ -77,7 +77,7 @@ def _execute_plainly(path: Path, work: Path) -> None:
         return
     client = NotebookClient(
         nb,
-        timeout=CELL_TIMEOUT,
+        timeout=CELL_TIMEOUT_SECONDS,
         kernel_name="python3",
         allow_errors=True,
         resources={"metadata": {"path": str(work)}},

@@ -44,7 +44,9 @@ from traitlets import Unicode
 
 from instructor.course import SOURCE_ROOT, GradingError, find_assignment, notebook_names
 from instructor.export import read_roster
-from instructor.grade import MAX_NOTEBOOK_BYTES, STUDENT_ID, clean_status
+from instructor.intake import STUDENT_ID
+from instructor.limits import MAX_NOTEBOOK_BYTES
+from instructor.problems import printable
 
 # The roster column holding the LMS's own user id (Canvas's gradebook export calls it "ID").
 LMS_ID_COLUMN = "ID"
@@ -140,7 +142,7 @@ class Summary:
 
 def shown(name: str) -> str:
     """A member name safe for one terminal line: no control characters, cut short."""
-    text = clean_status(name)
+    text = printable(name)
     return text if len(text) <= MAX_SHOWN_NAME else text[: MAX_SHOWN_NAME - 1] + "…"
 
 

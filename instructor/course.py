@@ -378,7 +378,9 @@ def _gradebook_matches(course: Course) -> bool:
     """
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.utils import is_grade, is_locked, is_solution
+    from nbgrader.utils import is_grade, is_locked
+
+    from instructor.cells import is_answer
 
     with Gradebook(course.db_url, course.course_id) as gb:
         try:
@@ -388,7 +390,7 @@ def _gradebook_matches(course: Course) -> bool:
         for name in course.notebooks:
             nb = nbformat.read(course.source_dir / name, as_version=4)
             for cell in nb.cells:
-                if is_solution(cell) or not (is_grade(cell) or is_locked(cell)):
+                if is_answer(cell) or not (is_grade(cell) or is_locked(cell)):
                     continue
                 grade_id = cell.metadata["nbgrader"]["grade_id"]
                 try:

@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import os
 import sys
-import time
 from pathlib import Path
 
 from instructor import export, workers
@@ -32,7 +31,7 @@ from instructor.course import (
 )
 from instructor.intake import RUN, Intake, student_ids
 from instructor.ledger import Ledger
-from instructor.problems import printable, words
+from instructor.progress import Progress
 from instructor.record import Recorder
 from instructor.run import job_data
 
@@ -112,9 +111,11 @@ def grade_class(
         except KeyboardInterrupt:
             # Every student recorded so far is kept; the rest are graded by the next run.
             recorder.flush()
+            progress.close()
             _write_grades(course, ledger, None, echo)
             echo(f"interrupted: {progress.graded} graded; run again to grade the rest")
             raise
+    progress.close()
     return _write_grades(course, ledger, roster, echo)
 
 
@@ -180,38 +181,6 @@ def _runner(count, scheduler, recorder, ledger):
     except KeyboardInterrupt:
         ledger.forget_running(running)
         raise
-
-
-class Progress:
-    """One line per finished student: counts, status, and an estimate of the time left."""
-
-    def __init__(self, student_ids, echo):
-        self.student_ids = list(student_ids)
-        self.echo = echo
-        self.start = time.perf_counter()
-        self.finished = 0
-        self.graded = 0
-
-    def done(self, student_id, problems, what):
-        """Report one student: ``what`` is "graded", "unchanged", "not graded" or None (failed)."""
-        self.finished += 1
-        graded = what == "graded"
-        self.graded += graded
-        elapsed = time.perf_counter() - self.start
-        left = len(self.student_ids) - self.finished
-        estimate = ""
-        if graded and left:
-            estimate = f", about {_duration(elapsed / self.graded * left)} left"
-        status = "; ".join(words(problem) for problem in problems) or "ok"
-        what = what or "not graded"
-        self.echo(
-            f"[{self.finished}/{len(self.student_ids)}{estimate}] {printable(student_id)}: "
-            f"{what}; {status}"
-        )
-
-
-def _duration(seconds):
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def main(argv=None) -> int:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Each student-controlled part of a status (a file name, an exception's message) is cut to
-# this, so that it cannot crowd out the rest.
-MAX_DETAIL_CHARS = 200
+from instructor.limits import MAX_DETAIL_CHARS
+
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 # kind -> the words, with {notebook} and {detail} filled in.

@@ -16,6 +16,8 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 
+from instructor.problems import printable, words
+
 GRADED = "graded"
 UNCHANGED = "unchanged"
 NOT_GRADED = "not graded"
@@ -73,20 +75,18 @@ class Progress:
                 dynamic_ncols=True,
             )
 
-    def done(self, student_id: str, problems: Iterable[str], what: str | None) -> None:
+    def done(self, student_id: str, problems: Iterable, what: str | None) -> None:
         """Report one student: ``what`` is "graded", "unchanged", "not graded" or None (the
-        grading job failed)."""
-        from instructor.grade import clean_status  # grade imports this module
-
+        grading job failed); ``problems`` are Problem records (or their data, or words)."""
         self.finished += 1
         graded = what == GRADED
         self.graded += graded
-        status = clean_status("; ".join(problems)) or "ok"
+        status = "; ".join(words(problem) for problem in problems) or "ok"
         what = what or NOT_GRADED
         if self.bar is not None:
             self._advance(what)
             if status != "ok" and what != UNCHANGED:
-                self.bar.write(f"{clean_status(student_id)}: {what}; {status}", file=self.bar.fp)
+                self.bar.write(f"{printable(student_id)}: {what}; {status}", file=self.bar.fp)
             return
         elapsed = time.perf_counter() - self.start
         left = len(self.student_ids) - self.finished
@@ -94,7 +94,7 @@ class Progress:
         if graded and left:
             estimate = f", about {duration(elapsed / self.graded * left)} left"
         self.echo(
-            f"[{self.finished}/{len(self.student_ids)}{estimate}] {clean_status(student_id)}: "
+            f"[{self.finished}/{len(self.student_ids)}{estimate}] {printable(student_id)}: "
             f"{what}; {status}"
         )
 

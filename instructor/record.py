@@ -25,11 +25,10 @@ from instructor import report as class_report
 from instructor.course import Course, only_notebook, open_api
 from instructor.intake import RUN, UNCHANGED, Job
 from instructor.ledger import Ledger
+from instructor.limits import BATCH_SECONDS, BATCH_STUDENTS
 from instructor.problems import Problem
 from instructor.run import NotebookResult
 
-BATCH_STUDENTS = 50
-BATCH_SECONDS = 5.0
 OUT_FOLDERS = ("submitted", "autograded", "feedback")
 
 
@@ -110,8 +109,12 @@ class Recorder:
         return pending.problems
 
     def flush(self) -> None:
-        """Commit every pending student to the gradebook, then save the ledger."""
-        pending, self.pending = self.pending, []
+        """Commit every pending student to the gradebook, then save the ledger.
+
+        Interrupted (Ctrl-C) on the way, the students stay pending for the next flush: the
+        gradebook's transaction was not committed, and writing a student again is the same.
+        """
+        pending = list(self.pending)
         self.since = time.monotonic()
         if not pending:
             return
@@ -133,6 +136,7 @@ class Recorder:
                 ),
             )
         self.ledger.save()
+        del self.pending[: len(pending)]
         for p in pending:
             if p.manual_feedback:
                 self._feedback_from_gradebook(p)

@@ -24,8 +24,9 @@ from pathlib import Path
 import nbformat
 from nbgrader import utils
 
-from instructor import judge
+from instructor import cells, judge
 from instructor.execution import execute_and_judge, notebook_from_data
+from instructor.limits import CELL_TIMEOUT_SECONDS
 from instructor.problems import Problem
 
 # nbgrader's autograde preprocessors that follow Execute and only transform the notebook;
@@ -100,7 +101,7 @@ def job_data(job, course, hide) -> dict:
         "assignment": course.assignment,
         "notebooks": job.notebooks,
         "sandboxed": course.sandbox,
-        "timeout": float(course.config.Execute.get("timeout", 15)),
+        "timeout": float(course.config.Execute.get("timeout", CELL_TIMEOUT_SECONDS)),
         "hide": list(hide),
         "autograded_dir": str(course.student_dir("autograded", job.student_id)),
     }
@@ -172,7 +173,7 @@ def finish(nb, name: str, job: dict, problems: list[Problem]) -> NotebookResult:
     for cell in nb.cells:
         if utils.is_grade(cell):
             scores[cell.metadata.nbgrader["grade_id"]] = utils.determine_grade(cell)[0]
-        if utils.is_solution(cell) or utils.is_task(cell):
+        if cells.has_comment(cell):
             unchanged = cell.metadata.nbgrader.get("checksum") == utils.compute_checksum(cell)
             comments[cell.metadata.nbgrader["grade_id"]] = (
                 "No response." if unchanged and not utils.is_task(cell) else None
@@ -197,7 +198,7 @@ def answer_errors(nb) -> str:
     """
     broken = []
     for cell in nb.cells:
-        if cell.cell_type != "code" or not utils.is_solution(cell):
+        if cell.cell_type != "code" or not cells.is_answer(cell):
             continue
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and output.get("ename") not in (
@@ -213,13 +214,13 @@ def feedback_page(nb, name: str, job: dict, scores: dict, comments: dict) -> str
     from a fresh gradebook entry (automatic scores and comments, no person's yet)."""
     notebook_score = 0.0
     for cell in nb.cells:
-        if utils.is_grade(cell) or utils.is_task(cell):
+        if cells.is_graded(cell):
             score = scores.get(cell.metadata.nbgrader["grade_id"])
             # Grade.score: the automatic score, 0.0 when there is none.
             cell.metadata.nbgrader["score"] = 0.0 if score is None else float(score)
             cell.metadata.nbgrader["points"] = float(cell.metadata.nbgrader.get("points", 0))
             notebook_score += cell.metadata.nbgrader["score"]
-        if utils.is_solution(cell) or utils.is_task(cell):
+        if cells.has_comment(cell):
             # Comment.comment: the automatic comment while no person wrote one.
             cell.metadata.nbgrader["comment"] = comments.get(cell.metadata.nbgrader["grade_id"])
     resources = _resources(job, name)
@@ -228,7 +229,7 @@ def feedback_page(nb, name: str, job: dict, scores: dict, comments: dict) -> str
         max_score=sum(
             float(c.metadata.nbgrader.get("points", 0))
             for c in nb.cells
-            if utils.is_grade(c) or utils.is_task(c)
+            if cells.is_graded(c)
         ),
         late_penalty=0,
     )

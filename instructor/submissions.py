@@ -15,11 +15,11 @@ from pathlib import Path
 
 import nbformat
 
+from instructor.cells import grade_id, is_answer, meta
+from instructor.limits import MAX_NOTEBOOK_BYTES
 from instructor.problems import Problem, printable
 
 SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
-# A submitted notebook larger than this is not read (the course's are a few hundred kB).
-MAX_NOTEBOOK_BYTES = 20 * 2**20
 
 
 def files_below(folder: Path) -> list[Path]:
@@ -87,19 +87,6 @@ def read_notebook(path: Path, name: str) -> tuple[nbformat.NotebookNode | None, 
     return nb, None
 
 
-def meta(cell) -> dict:
-    """A cell's nbgrader metadata, ``{}`` when absent or not a dict."""
-    metadata = cell.get("metadata") if isinstance(cell, dict) else None
-    found = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-    return found if isinstance(found, dict) else {}
-
-
-def grade_id(cell) -> str | None:
-    """A cell's grade_id when it is a non-empty string, else None."""
-    found = meta(cell).get("grade_id")
-    return found if isinstance(found, str) and found else None
-
-
 def _grade_cells(nb) -> dict[str, dict]:
     """Map grade_id -> {"source", "points", "test"} for the graded cells of a notebook."""
     cells = {}
@@ -109,7 +96,7 @@ def _grade_cells(nb) -> dict[str, dict]:
             cells[grade_id(cell)] = {
                 "source": str(cell.get("source", "")).rstrip(),
                 "points": found.get("points"),
-                "test": not found.get("solution", False),
+                "test": not is_answer(cell),
             }
     return cells
 
@@ -164,7 +151,7 @@ def restore_deleted_cells(nb, release) -> list[str]:
     for index, cell in enumerate(release.cells):
         key = grade_id(cell)
         present = [grade_id(c) for c in nb.cells]
-        if key is None or key in present or meta(cell).get("solution"):
+        if key is None or key in present or is_answer(cell):
             continue
         position = None
         for earlier in reversed(release.cells[:index]):
@@ -206,7 +193,7 @@ def repair_metadata(nb, release, name: str) -> list[Problem]:
             del metadata["nbgrader"]
     released = {grade_id(c): c for c in release.cells if grade_id(c)}
     by_cell_id = {c.get("id"): c for c in released.values() if c.get("id")}
-    by_source = {c.source.strip(): c for c in released.values() if not meta(c).get("solution")}
+    by_source = {c.source.strip(): c for c in released.values() if not is_answer(c)}
     present = {grade_id(c) for c in nb.cells} - {None}
     notes: list[tuple[str, str]] = []
     for cell in nb.cells:
@@ -228,7 +215,7 @@ def repair_metadata(nb, release, name: str) -> list[Problem]:
         key = grade_id(cell)
         if key in seen:
             notes.append(("duplicate_ignored", key))
-            if meta(released.get(key, {})).get("solution"):
+            if key in released and is_answer(released[key]):
                 del cell.metadata["nbgrader"]
                 kept.append(cell)
             continue
@@ -245,7 +232,7 @@ def repair_metadata(nb, release, name: str) -> list[Problem]:
                 # A code cell turned into text (or back): the released cell comes back, with
                 # the student's text in it when it is their answer.
                 restored = copy.deepcopy(original)
-                if meta(original).get("solution"):
+                if is_answer(original):
                     restored.source = cell.get("source", "")
                 kept.append(restored)
                 notes.append(("cell_type_restored", key))

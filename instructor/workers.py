@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 
 from instructor.run import run_job
 
@@ -83,17 +84,31 @@ def dask_runner(workers: int | None = None, scheduler: str | None = None):
 
 def _dask_run(client, as_completed) -> Callable:
     def run(jobs, sources):
-        futures = {}
+        futures, submitted, retried = {}, {}, set()
         # The source notebooks go to every worker once, not with every student.
         shared = client.scatter(sources, broadcast=True)
         try:
             for key, job in jobs:
                 future = client.submit(run_job, job, shared, pure=False, key=f"grade-{key}")
-                futures[future] = key
-            for future in as_completed(list(futures)):
+                futures[future], submitted[key] = key, job
+            finished = as_completed(list(futures))
+            for future in finished:
                 key = futures.pop(future)
                 try:
-                    yield key, future.result(), None
+                    result = future.result()
+                    submitted.pop(key, None)
+                    yield key, result, None
+                except CancelledError as error:
+                    # The scheduler lost the job (a client reconnecting on a loaded machine
+                    # makes it forget keys): submitted again, once, under a new key.
+                    if key in retried:
+                        yield key, None, f"{type(error).__name__}: {error}"
+                        continue
+                    retried.add(key)
+                    again = client.submit(run_job, submitted[key], shared, pure=False,
+                                          key=f"grade-{key}-again")
+                    futures[again] = key
+                    finished.add(again)
                 except Exception as error:  # KilledWorker, WorkerProblem, ...
                     yield key, None, f"{type(error).__name__}: {error}"
         finally:

@@ -23,7 +23,7 @@ from instructor.collect import (
     render,
 )
 from instructor.course import SOURCE_ROOT, GradingError, find_assignment, notebook_names
-from instructor.grade import MAX_NOTEBOOK_BYTES
+from instructor.limits import MAX_NOTEBOOK_BYTES
 
 ASSIGNMENT = find_assignment(SOURCE_ROOT)
 NOTEBOOKS = notebook_names(SOURCE_ROOT / ASSIGNMENT)

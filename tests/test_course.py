@@ -89,3 +89,62 @@ def test_grading_refuses_a_config_whose_pages_could_run_a_students_script(tmp_pa
         load_config(tmp_path / "course", config_file=config)
     for setting in ("sanitize_html", "SanitizedMarkdown", "InertOutputMetadata"):
         assert setting in str(refused.value)
+
+
+@pytest.mark.slow
+def test_a_tampered_course_folder_is_regenerated_and_everyone_graded_again(tmp_path):
+    """A release file deleted, a gradebook test source rewritten: the next set-up rebuilds
+    both from the source notebooks and empties the ledger (everyone is graded again)."""
+    from nbgrader.api import Gradebook
+
+    from instructor.course import SOURCE_ROOT, find_assignment, setup_course
+    from instructor.ledger import Ledger
+
+    assignment = find_assignment(SOURCE_ROOT)
+    source = tmp_path / "source" / assignment
+    source.mkdir(parents=True)
+    first = sorted((SOURCE_ROOT / assignment).glob("*.ipynb"))[0]
+    (source / first.name).write_bytes(first.read_bytes())
+    out = tmp_path / "out"
+    ledger = Ledger(out)
+    course = setup_course(out, ledger, source.parent, sandbox=False)
+    release = (course.release_dir / first.name).read_bytes()
+
+    def graded_once():
+        ledger.students["someone"] = {"hash": "h", "graded": True, "problems": []}
+        ledger.save()
+
+    graded_once()
+    setup_course(out, Ledger(out), source.parent, sandbox=False)
+    assert "someone" in Ledger(out).students  # nothing drifted: nothing regenerated
+
+    (course.release_dir / first.name).unlink()
+    ledger = Ledger(out)
+    setup_course(out, ledger, source.parent, sandbox=False)
+    assert (course.release_dir / first.name).read_bytes() == release
+    assert ledger.students == {}
+
+    graded_once()
+    with Gradebook(course.db_url, course.course_id) as gb:
+        cells = gb.find_assignment(assignment).notebooks[0].source_cells
+        cell = next(c for c in cells if c.name.endswith("_tests"))  # a test cell's record
+        name = cell.name
+        cell.source, cell.checksum = "pass  # rewritten", "0" * 64
+        gb.db.commit()
+    ledger = Ledger(out)
+    setup_course(out, ledger, source.parent, sandbox=False)
+    assert ledger.students == {}
+    with Gradebook(course.db_url, course.course_id) as gb:
+        cells = gb.find_assignment(assignment).notebooks[0].source_cells
+        assert "rewritten" not in next(c for c in cells if c.name == name).source
+
+
+def test_grading_refuses_to_run_without_a_sandbox_and_says_how_to_get_one(tmp_path, monkeypatch):
+    from instructor import sandbox
+    from instructor.course import setup_course
+    from instructor.ledger import Ledger
+
+    monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "bwrap is not installed")
+    with pytest.raises(GradingError, match="bwrap is not installed") as info:
+        setup_course(tmp_path / "out", Ledger(tmp_path / "out"))
+    assert "--no-sandbox" in str(info.value) and "NO_SANDBOX=1" in str(info.value)

@@ -121,3 +121,47 @@ def test_a_missing_server_skips_locally_and_fails_in_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="apt-get"):
         skip_or_fail("install it: apt-get install postgresql")
+
+
+def test_recording_into_postgresql_gives_the_rows_of_sqlite(postgresql_url, tmp_path):
+    """The record stage writes a PostgreSQL gradebook as it writes SQLite's: the same rows
+    for the same results (the run stood in for, as in test_record)."""
+    import shutil
+
+    from test_record import NAMES, STUDENTS, executed
+
+    from instructor.course import SOURCE_ROOT, find_assignment, setup_course
+    from instructor.example_class import build_example_class
+    from instructor.execution import notebook_from_data
+    from instructor.intake import Intake
+    from instructor.ledger import Ledger
+    from instructor.record import Recorder
+    from instructor.run import finish, job_data
+
+    assignment = find_assignment(SOURCE_ROOT)
+    source = tmp_path / "source" / assignment
+    source.mkdir(parents=True)
+    for name in NAMES:
+        shutil.copy2(SOURCE_ROOT / assignment / name, source / name)
+    rows = {}
+    for label, url in (("sqlite", None), ("postgresql", postgresql_url)):
+        out = tmp_path / label
+        ledger = Ledger(out)
+        course = setup_course(out, ledger, source.parent, db_url=url, sandbox=False)
+        submissions = tmp_path / "submissions"
+        if not submissions.exists():
+            build_example_class(course.release_dir, source, tmp_path / "everyone")
+            for student in STUDENTS:
+                shutil.copytree(tmp_path / "everyone" / student, submissions / student)
+        intake = Intake(course, ledger, submissions)
+        with Recorder(course, ledger) as recorder:
+            for student in STUDENTS:
+                job = intake.take(student)
+                data = job_data(job, course, [])
+                recorder.record(job, {
+                    name: finish(executed(notebook_from_data(nb)), name, data, []).as_data()
+                    for name, nb in job.notebooks.items()
+                })
+        rows[label] = read_rows(course.db_url, course.course_id, assignment, ledger.state)
+    assert not (tmp_path / "postgresql" / "gradebook.db").exists()
+    assert rows["postgresql"] == rows["sqlite"] and len(rows["sqlite"]) == len(STUDENTS)

@@ -215,3 +215,58 @@ def test_a_person_s_grade_survives_a_regrade_and_reaches_the_feedback(both, tmp_
         assert (grade.manual_score, grade.needs_manual_grade, grade.score) == (0.25, True, 0.25)
     page = course.student_dir("feedback", "full_solution") / (NAMES[0][:-6] + ".html")
     assert "Score: 0.25 /" in page.read_text()
+
+
+def record_one(course, ledger, submissions, student, results=None, failure=None):
+    """Take ``student`` in and record it with the stand-in run (or ``results``/``failure``)."""
+    job = Intake(course, ledger, submissions).take(student)
+    if results is None and failure is None and job.notebooks:
+        data = job_data(job, course, [])
+        results = {
+            name: finish(executed(notebook_from_data(nb)), name, data, []).as_data()
+            for name, nb in job.notebooks.items()
+        }
+    with Recorder(course, ledger) as recorder:
+        return recorder.record(job, results, failure)
+
+
+def row_of(course, student):
+    ledger = Ledger(course.root)
+    rows = read_rows(course.db_url, course.course_id, ASSIGNMENT, ledger.state)
+    return next(r for r in rows if r.student_id == student)
+
+
+def test_a_student_who_crashed_the_grader_scores_zero_and_is_not_run_again(both, tmp_path):
+    course = both[0]
+    ledger = Ledger(course.root)
+    submissions = tmp_path / "subs"
+    shutil.copytree(course.student_dir("submitted", "full_solution"),
+                    submissions / "full_solution" / ASSIGNMENT)
+    job = Intake(course, ledger, submissions).take("full_solution")
+    ledger.mark_running("full_solution", job.digest)  # ... and the grader died there
+    for _ in range(2):  # reported every run until the submission changes
+        ledger = Ledger(course.root)
+        assert record_one(course, ledger, submissions, "full_solution") == [
+            Problem("crashed_grader")
+        ]
+        row = row_of(course, "full_solution")
+        assert "not retried" in row.status and row.total == 0
+
+
+def test_a_job_that_failed_or_sent_garbage_costs_that_student_only(both, tmp_path):
+    course = both[0]
+    ledger = Ledger(course.root)
+    submissions = tmp_path / "subs"
+    for student in ("blank_release", "points_raised"):
+        shutil.copytree(course.student_dir("submitted", student),
+                        submissions / student / ASSIGNMENT)
+    ledger.students.clear()
+    problems = record_one(course, ledger, submissions, "blank_release",
+                          failure="KilledWorker: died twice")
+    assert problems[-1] == Problem("job_failed", None, "KilledWorker: died twice")
+    assert not Ledger(course.root).entry("blank_release")["graded"]  # graded next run
+    problems = record_one(course, ledger, submissions, "points_raised",
+                          results={NAMES[0]: {"notebook": 3}})
+    assert problems[-1].kind == "record_failed"
+    assert row_of(course, "points_raised").total == 0
+    assert not course.student_dir("feedback", "blank_release").exists()
