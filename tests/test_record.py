@@ -270,3 +270,37 @@ def test_a_job_that_failed_or_sent_garbage_costs_that_student_only(both, tmp_pat
     assert problems[-1].kind == "record_failed"
     assert row_of(course, "points_raised").total == 0
     assert not course.student_dir("feedback", "blank_release").exists()
+
+
+@pytest.mark.slow
+def test_the_writer_benchmark_replays_the_grades_of_a_normal_run(tmp_path, monkeypatch):
+    """benchmarks/record's replay (results captured from real runs, recorded under new ids)
+    gives each copy the row a normal `make grade` of the same student gives."""
+    from instructor.course import REPO_ROOT
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT))  # benchmarks/ is no installed package
+    from benchmarks.record import capture, replay
+    from instructor.grade import grade_class
+
+    kinds = ["full_solution", "test_cell_deleted"]
+    source, submissions, captured = capture(tmp_path / "bench", kinds, slice(0, 2))
+    normal = {
+        row.student_id: row
+        for row in grade_class(submissions, tmp_path / "normal", source_root=source, workers=1,
+                               echo=lambda line: None)
+    }
+    replay(captured, tmp_path / "replayed", source, 4)
+    course_root = tmp_path / "replayed"
+    ledger = Ledger(course_root)
+    from instructor.course import load_config
+
+    config = load_config(course_root).CourseDirectory
+    rows = read_rows(config.db_url, config.course_id, ASSIGNMENT, ledger.state)
+    assert len(rows) == 4
+    for row in rows:
+        kind = row.student_id.rsplit("_", 1)[0]
+        expected = normal[kind]
+        assert (row.scores, row.total, row.manual_pending, row.status) == (
+            expected.scores, expected.total, expected.manual_pending, expected.status
+        )
+    assert normal["full_solution"].total > 0 and "restored" in normal["test_cell_deleted"].status
