@@ -24,10 +24,11 @@ import pytest
 from labdriver import UI_TIMEOUT_MS, start_lab, stop_lab
 
 from instructor.collect import Kind, collect_zip
-from instructor.course import SOURCE_ROOT, find_assignment, notebook_names
+from instructor.course import SOURCE_ROOT, find_assignment, notebook_names, setup_course
 from instructor.example_class import build_example_class
 from instructor.export import CANVAS_FILE, CANVAS_POINTS_POSSIBLE, GRADES_FILE
-from instructor.grade import ClassGrader, grade_class
+from instructor.grade import grade_class
+from instructor.ledger import Ledger
 from instructor.report import REPORT_FILE
 
 pytestmark = pytest.mark.browser
@@ -79,7 +80,7 @@ def term(tmp_path_factory):
     for name in NOTEBOOKS:
         shutil.copy2(SOURCE_ROOT / ASSIGNMENT / name, source / ASSIGNMENT / name)
     out = root / "out"
-    ClassGrader(out, source_root=source, assignment=ASSIGNMENT).setup()
+    setup_course(out, Ledger(out), source_root=source, assignment=ASSIGNMENT)
     students = root / "example"
     build_example_class(out / "release" / ASSIGNMENT, source / ASSIGNMENT, students)
 
