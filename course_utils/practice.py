@@ -1,9 +1,11 @@
 """Stand-ins and helpers of notebook 4 (gradient checking in practice).
 
 Functions whose derivatives are known in closed form, for the checks of notebook 4 and for its
-figures, and a wide stand-in model for the timing of full against directional checks. None of
-them is the course network's backprop, and none solves a graded function of notebook 4: they
-are what the checks compare the student's functions against.
+figures; the forward passes of two more networks of the course's shapes (a leaky-ReLU layer, a
+squared-error cost), on which the judge tries check_gradients with backprops that stay on the
+grader's side; and a wide stand-in model for the timing of full against directional checks.
+None of them is a backprop of the course network or of those two, and none solves a graded
+function: they are what the checks compare the student's functions against.
 
 All are module-level functions so that, at grading time, they reach the sandboxed kernel by
 their qualified names.
