@@ -106,15 +106,16 @@ def cubic_sum_forward_n(X, Y, parameters):
     return sum(np.sum(value**3) for value in parameters.values()) / 3, None
 
 
-def sine_sum_forward_n(X, Y, parameters):
-    """Cost ``sum(sin(theta))`` over every parameter; gradient cos(theta). Complex-safe.
+def exp_sine_sum_forward_n(X, Y, parameters):
+    """Cost ``sum(exp(sin(theta)))`` over every parameter; gradient cos(theta) exp(sin(theta)).
+    Complex-safe.
 
     Returns
     -------
     cost : float or complex
     cache : None
     """
-    return sum(np.sum(np.sin(value)) for value in parameters.values()), None
+    return sum(np.sum(np.exp(np.sin(value))) for value in parameters.values()), None
 
 
 def hinged_logcosh_forward_n(X, Y, parameters):

@@ -222,6 +222,21 @@ def test_complex_step_gradient_hidden_tests_pass_the_solution_and_fail_differenc
                             capsys) == ["another h is used"]
 
 
+def test_complex_step_gradient_closed_forms_by_name_pass_no_hidden_test_at_a_finite_h(capsys):
+    """A student who reads course_utils and answers each stand-in's closed-form gradient, by
+    the name of the function handed over, still has to do a complex step at h = 0.3."""
+
+    def by_name(complex_forward, X, Y, parameters, h=COMPLEX_STEP):
+        theta, _ = dictionary_to_vector(parameters)
+        if "sine" in complex_forward.__name__:
+            return np.cos(theta) * np.exp(np.sin(theta))
+        return theta**2 - h**2 / 3
+
+    assert all(r.ok for r in checks.complex_step_gradient_test(by_name))
+    assert _hidden_failures("complex_step_gradient_tests", "complex_step_gradient", by_name,
+                            capsys) == ["another h is used"]
+
+
 def test_centered_check_hidden_tests_pass_the_solution_and_need_forward_and_epsilon(
         solutions, capsys):
     assert _hidden_failures("centered_check_tests", "centered_check",
