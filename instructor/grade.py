@@ -95,18 +95,22 @@ def grade_class(
     hide = [str(course.root), str(Path(source_root).resolve()), str(submissions)]
     intake, progress = Intake(course, ledger, submissions), Progress(student_ids(submissions), echo)
     with Recorder(course, ledger) as recorder:
-        jobs = {}
-        for student_id in progress.student_ids:
-            job = intake.take(student_id)
-            if job.action == RUN:
-                jobs[job.student_id] = job
-            else:
-                progress.done(job.student_id, recorder.record(job), job.action)
+        running = {}  # taken in, not yet recorded
+
+        def jobs():
+            """Students taken in as the runner asks for work: memory holds those running."""
+            for student_id in progress.student_ids:
+                job = intake.take(student_id)
+                if job.action == RUN:
+                    running[job.student_id] = job
+                    yield job.student_id, job_data(job, course, hide)
+                else:
+                    progress.done(job.student_id, recorder.record(job), job.action)
+
         try:
             with _runner(workers, scheduler, recorder, ledger) as run:
-                pairs = ((sid, job_data(job, course, hide)) for sid, job in jobs.items())
-                for student_id, result, failure in run(pairs, course.sources()):
-                    problems = recorder.record(jobs[student_id], result, failure)
+                for student_id, result, failure in run(jobs(), course.sources()):
+                    problems = recorder.record(running.pop(student_id), result, failure)
                     progress.done(student_id, problems, "graded" if failure is None else None)
         except KeyboardInterrupt:
             # Every student recorded so far is kept; the rest are graded by the next run.

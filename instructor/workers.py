@@ -13,12 +13,15 @@ results come back to it and it records them one student at a time.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError
 
 from instructor.run import run_job
 
+# Students sent to the cluster ahead of time, per worker thread (the rest wait in intake).
+IN_FLIGHT_PER_WORKER = 2
 # How many times Dask may lose a worker while it runs one student before giving up on it.
 ALLOWED_WORKER_DEATHS = 2
 # Dask settings of a grading run (and of the workers of the embedded cluster). A worker
@@ -87,10 +90,23 @@ def _dask_run(client, as_completed) -> Callable:
         futures, submitted, retried = {}, {}, set()
         # The source notebooks go to every worker once, not with every student.
         shared = client.scatter(sources, broadcast=True)
-        try:
-            for key, job in jobs:
+        # Jobs are taken from ``jobs`` as others finish: enough to keep every worker busy,
+        # never a whole class's notebooks in memory at once.
+        pending = iter(jobs)
+
+        def window():
+            # Workers may join a cluster while it runs: counted each time.
+            return IN_FLIGHT_PER_WORKER * max(1, sum(client.nthreads().values()))
+
+        def submit(count, finished=None):
+            for key, job in itertools.islice(pending, count):
                 future = client.submit(run_job, job, shared, pure=False, key=f"grade-{key}")
                 futures[future], submitted[key] = key, job
+                if finished is not None:
+                    finished.add(future)
+
+        try:
+            submit(window())
             finished = as_completed(list(futures))
             for future in finished:
                 key = futures.pop(future)
@@ -102,15 +118,18 @@ def _dask_run(client, as_completed) -> Callable:
                     # The scheduler lost the job (a client reconnecting on a loaded machine
                     # makes it forget keys): submitted again, once, under a new key.
                     if key in retried:
+                        submitted.pop(key, None)
                         yield key, None, f"{type(error).__name__}: {error}"
-                        continue
-                    retried.add(key)
-                    again = client.submit(run_job, submitted[key], shared, pure=False,
-                                          key=f"grade-{key}-again")
-                    futures[again] = key
-                    finished.add(again)
+                    else:
+                        retried.add(key)
+                        again = client.submit(run_job, submitted[key], shared, pure=False,
+                                              key=f"grade-{key}-again")
+                        futures[again] = key
+                        finished.add(again)
                 except Exception as error:  # KilledWorker, WorkerProblem, ...
+                    submitted.pop(key, None)
                     yield key, None, f"{type(error).__name__}: {error}"
+                submit(window() - len(futures), finished)
         finally:
             # Interrupted (Ctrl-C) or abandoned: nothing keeps running for nobody.
             if futures:
