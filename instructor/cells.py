@@ -10,12 +10,26 @@ functions raise on some of these).
 from __future__ import annotations
 
 from nbgrader import utils
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
-# nbgrader's delimiters (ClearSolutions, ClearHiddenTests defaults).
-BEGIN_SOLUTION = "BEGIN SOLUTION"
-END_SOLUTION = "END SOLUTION"
-BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
-END_HIDDEN = "END HIDDEN TESTS"
+# nbgrader's delimiters, as its ClearSolutions and ClearHiddenTests find them in a line.
+BEGIN_SOLUTION = ClearSolutions.begin_solution_delimeter.default_value
+END_SOLUTION = ClearSolutions.end_solution_delimeter.default_value
+BEGIN_HIDDEN = ClearHiddenTests.begin_test_delimeter.default_value
+END_HIDDEN = ClearHiddenTests.end_test_delimeter.default_value
+
+
+def hidden_lines(source: str) -> list[str]:
+    """The stripped, non-blank lines between the hidden-test delimiters of ``source``."""
+    lines, inside = [], False
+    for line in source.splitlines():
+        if BEGIN_HIDDEN in line:
+            inside = True
+        elif END_HIDDEN in line:
+            inside = False
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
 
 
 def meta(cell) -> dict:

@@ -30,23 +30,10 @@ from nbformat import from_dict
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import LoggingConfigurable
 
-BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
-END_HIDDEN = "END HIDDEN TESTS"
+from instructor.cells import hidden_lines
+
 PLACEHOLDER = "    (hidden test line)"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def hidden_lines(source: str) -> list[str]:
-    """Return the stripped, non-blank lines between the hidden-test delimiters of `source`."""
-    lines, inside = [], False
-    for line in source.splitlines():
-        if BEGIN_HIDDEN in line:
-            inside = True
-        elif END_HIDDEN in line:
-            inside = False
-        elif inside and line.strip():
-            lines.append(line.strip())
-    return lines
 
 
 def scrub(text: str, hidden: list[str]) -> str:

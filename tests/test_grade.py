@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from pages import MARK, live_payloads, render
 
-from instructor.cells import is_answer, is_test
+from instructor.cells import BEGIN_HIDDEN, END_HIDDEN, is_answer, is_test
 from instructor.course import (
     SOURCE_ROOT,
     find_assignment,
@@ -25,7 +25,6 @@ from instructor.example_class import (
     WRONG_TYPE_FUNCTION,
     build_example_class,
 )
-from instructor.feedback import BEGIN_HIDDEN, END_HIDDEN
 from instructor.grade import GRADES_FILE, grade_class
 from instructor.ledger import STATE_FILE, Ledger, load_state
 from instructor.report import REPORT_FILE, student_record

@@ -12,9 +12,8 @@ import nbformat
 import pytest
 
 from instructor import judge, run
-from instructor.cells import grade_id, is_answer, is_test
+from instructor.cells import grade_id, hidden_lines, is_answer, is_test
 from instructor.course import REPO_ROOT, SOURCE_ROOT, find_assignment
-from instructor.feedback import BEGIN_HIDDEN, END_HIDDEN
 from instructor.problems import Problem
 
 ASSIGNMENT = find_assignment(SOURCE_ROOT)
@@ -67,9 +66,8 @@ def test_an_answer_that_raised_is_named_but_a_time_out_is_the_run_s_to_name():
 def test_the_feedback_page_shows_the_scores_and_no_hidden_test():
     source = nbformat.read(SOURCE_ROOT / ASSIGNMENT / NAME, as_version=4)
     hidden = [
-        line.strip() for cell in source.cells if is_test(cell)
-        for line in cell.source.split(BEGIN_HIDDEN, 1)[-1].split(END_HIDDEN)[0].splitlines()
-        if BEGIN_HIDDEN in cell.source and len(line.strip()) > 15  # not a lone ")"
+        line for cell in source.cells if is_test(cell) for line in hidden_lines(cell.source)
+        if len(line) > 15  # not a lone ")"
     ]
     nb, tests = judged([True, False, True])
     # The instructor's test cells, hidden block included, as the judged notebook has them.
