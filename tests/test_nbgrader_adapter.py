@@ -1,7 +1,8 @@
 """instructor.nbgrader_adapter: the pieces plugged into nbgrader's autograde.
 
-TrustedExecute runs in every grading test (test_grade.py, test_workers.py); here, the
-faster metadata check is held to nbgrader's own, cell by cell, on valid and broken cells.
+The faster metadata check is held to nbgrader's own, cell by cell, on valid and broken cells;
+TrustedExecute, for nbgrader's own autograde command, runs a student in the sandbox. (make
+grade sanitizes from GradebookSnapshot: tests/test_record.py holds it to nbgrader's.)
 """
 
 import copy
@@ -103,3 +104,38 @@ def test_gradebooks_of_one_database_share_an_engine_and_still_close(tmp_path):
         assert again.engine is engine and other.engine is not engine
         assert again.find_student("ada").id == "ada"
         assert [student.id for student in other.students] == []
+
+
+@pytest.mark.slow
+def test_nbgrader_autograde_by_hand_runs_in_the_sandbox_and_is_judged(tmp_path):
+    """`nbgrader autograde` run by hand in a course folder (make grade does not use it)
+    still runs student code as user 65534 and scores test cells by the judge."""
+    import shutil
+
+    from instructor.cells import is_test
+    from instructor.course import open_api, setup_course
+    from instructor.ledger import Ledger
+
+    name = sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))[0]
+    source = tmp_path / "source" / NOTEBOOKS.name
+    source.mkdir(parents=True)
+    shutil.copy2(NOTEBOOKS / name, source / name)
+    course = setup_course(tmp_path / "out", Ledger(tmp_path / "out"), source.parent)
+    nb = nbformat.read(source / name, as_version=4)  # the solution, as a student's work
+    nb.cells.append(nbformat.v4.new_code_cell("import os\nprint('uid', os.getuid())"))
+    folder = course.student_dir("submitted", "ada")
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / name)
+    result = open_api(course.config).autograde(course.assignment, "ada", force=True)
+    assert result["success"], result.get("error")
+    graded = nbformat.read(course.student_dir("autograded", "ada") / name, as_version=4)
+    assert "uid 65534" in graded.cells[-1].outputs[0]["text"]
+    tests = [cell for cell in graded.cells if is_test(cell)]
+    assert tests and all(
+        [o.output_type for o in cell.outputs] == ["stream"] for cell in tests
+    )  # the judge's report only, every check passed
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        submission = gb.find_submission(course.assignment, "ada")
+        assert submission.code_score == submission.max_code_score > 0
