@@ -44,9 +44,14 @@ Outcome = tuple[object, dict | None, str | None]  # (job key, result, failure)
 
 
 def run_here(jobs: Iterable[tuple[object, dict]], sources: dict) -> Iterator[Outcome]:
-    """Run jobs one after another in this process."""
+    """Run jobs one after another in this process; a job that raises fails alone, as on Dask."""
     for key, job in jobs:
-        yield key, run_job(job, sources), None
+        try:
+            result = run_job(job, sources)
+        except Exception as error:  # WorkerProblem, or a notebook no stage foresaw
+            yield key, None, f"{type(error).__name__}: {error}"
+            continue
+        yield key, result, None
 
 
 @contextlib.contextmanager

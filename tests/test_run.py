@@ -92,3 +92,15 @@ def test_a_worker_without_a_sandbox_refuses_the_job(monkeypatch):
     monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "bwrap is not installed")
     with pytest.raises(run.WorkerProblem, match="bwrap is not installed"):
         run.run_job({"sandboxed": True, "notebooks": {}}, {})
+
+
+def test_a_job_that_raises_fails_alone_when_run_here(monkeypatch):
+    from instructor import sandbox, workers
+
+    monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "bwrap is not installed")
+    jobs = [("a", {"sandboxed": True, "notebooks": {}}), ("b", {"sandboxed": False,
+                                                             "notebooks": {}})]
+    outcomes = list(workers.run_here(jobs, {}))
+    assert outcomes[0][0] == "a" and outcomes[0][1] is None
+    assert outcomes[0][2].startswith("WorkerProblem: ") and "bwrap" in outcomes[0][2]
+    assert outcomes[1] == ("b", {}, None)
