@@ -13,10 +13,10 @@ import pytest
 from course_utils.runner import CheckRecord
 from instructor.export import GradeRow
 from instructor.report import (
-    LIMIT,
+    MISSING,
     OPT_OUT,
     OTHER,
-    TIMEOUT,
+    REPAIR,
     CellResult,
     StudentRecord,
     build,
@@ -59,11 +59,11 @@ def klass():
         "bob": StudentRecord("bob", (
             cell("01_one", "grad_tests", [("runs", True)], [(sign, False), (zero, True)]),
             cell("02_two", "nd_tests", [("runs", True)], [("shape", True)]),
-        ), ("timeout", "limit"), 9.5),
+        ), ("test_edited", "missing"), 9.5),
         "cy": StudentRecord("cy", (
             cell("01_one", "grad_tests", [("runs", False)]),
             cell("02_two", "nd_tests", [("runs", False)]),
-        ), ("surprise",), 2.0),
+        ), ("run",), 2.0),
     }
     return rows, records, sign
 
@@ -80,9 +80,16 @@ def test_counts_come_from_the_records(klass):
     assert (grad.hidden_passed, grad.hidden_total, grad.hidden_not_run) == (3, 4, 1)
     ((failure),) = report.hidden_failures
     assert (failure.label, failure.failed, failure.ran) == (sign, 1, 2)
-    # Unknown kinds are shown as "other", never dropped.
-    assert report.statuses == {TIMEOUT: ["bob"], LIMIT: ["bob"], OTHER: ["cy"]}
+    assert report.statuses == {REPAIR: ["bob"], MISSING: ["bob"], OTHER: ["cy"]}
     assert report.seconds == {"ada": 4.0, "bob": 9.5, "cy": 2.0}
+
+
+def test_every_kind_of_problem_has_its_status_group():
+    from instructor.problems import WORDS
+    from instructor.report import GROUP_KINDS
+
+    placed = [kind for kinds in GROUP_KINDS.values() for kind in kinds]
+    assert sorted(placed) == sorted(WORDS)  # each kind once, none left out
 
 
 def test_a_class_graded_without_the_sandbox_says_so_for_everyone(klass):
@@ -95,14 +102,14 @@ def test_entries_round_trip_through_json_ready_data():
     results = {"01_one.ipynb": {"tests": [
         {"grade_id": "g", "passed": False, "checks": [["runs", False, True], ["h", True, False]]},
     ], "seconds": 1.5}}
-    entry = student_entry(results, ["timeout", "timeout"], 3.25)
+    entry = student_entry(results, ["run", "run"], 3.25)
     assert entry == {"tests": [{"notebook": "01_one.ipynb", "grade_id": "g", "passed": False,
                                 "checks": [["runs", False, True], ["h", True, False]]}],
-                     "kinds": ["timeout"], "seconds": 3.25}
+                     "kinds": ["run"], "seconds": 3.25}
     assert student_record("s", entry) == StudentRecord(
         "s", (CellResult("01_one.ipynb", "g", False,
                          (CheckRecord("runs", False, True), CheckRecord("h", True, False))),),
-        ("timeout",), 3.25)
+        ("run",), 3.25)
     assert student_record("s", None) == StudentRecord("s")
 
 
@@ -110,7 +117,7 @@ def test_the_page_is_self_contained_escaped_and_script_free(klass, tmp_path):
     rows, records, sign = klass
     rows = [*rows, row("eve", 1, 1, status=HOSTILE)]
     records["eve"] = StudentRecord("eve", (cell("01_one", HOSTILE, [(HOSTILE, False)]),),
-                                   ("kernel_died",), 1.0)
+                                   ("surprise",), 1.0)
     page = write_report(tmp_path / "report.html", build(rows, records, MAXIMA))
     text = page.read_text(encoding="utf-8")
     assert HOSTILE not in text and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in text
