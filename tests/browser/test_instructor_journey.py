@@ -48,7 +48,8 @@ MANUAL_POINTS = 1.5
 # What Canvas's download holds besides the class's notebooks.
 # Formgrader's grading page has fetched the grades and comments and bound their fields.
 FORMGRADER_LOADED = (
-    "() => window.formgrader && formgrader.grades.loaded && formgrader.comments.loaded"
+    "() => Boolean(window.formgrader && formgrader.grades && formgrader.grades.loaded"
+    " && formgrader.comments && formgrader.comments.loaded)"
 )
 STRANGER = "mallory_9999_80_" + NOTEBOOK
 OTHER_FILE = "lovelaceada_1001_70_notes.pdf"
