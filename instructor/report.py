@@ -38,6 +38,8 @@ from course_utils.runner import CheckRecord
 REPORT_FILE = "report.html"
 # How many of the hidden checks failed most often the page lists.
 TOP_HIDDEN_FAILURES = 15
+# How many students the page names in one status group (a large class lists thousands).
+NAMED_PER_GROUP = 40
 # How many of the slowest students the page names.
 SLOWEST_SHOWN = 10
 # Status groups, in the order the page lists them; a problem's kind maps to one.
@@ -441,8 +443,11 @@ def render_html(report: ClassReport) -> str:
         for group in GROUPS:
             ids = report.statuses.get(group)
             if ids:
+                shown = ", ".join(ids[:NAMED_PER_GROUP])
+                if len(ids) > NAMED_PER_GROUP:
+                    shown += f" and {len(ids) - NAMED_PER_GROUP} more"
                 parts.append(f'<tr><td>{e(group)}</td><td class="n">{len(ids)}</td>'
-                             f"<td>{e(', '.join(ids))}</td></tr>")
+                             f"<td>{e(shown)}</td></tr>")
         parts.append('</table><p class="note">Each student\'s status in words is in '
                      "grades.csv.</p>")
     else:

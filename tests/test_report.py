@@ -136,6 +136,18 @@ def test_the_page_is_self_contained_escaped_and_script_free(klass, tmp_path):
     assert sign in glance and "grad_tests" in glance
 
 
+def test_a_large_group_is_counted_in_full_and_named_in_part(tmp_path):
+    from instructor.report import NAMED_PER_GROUP
+
+    ids = [f"s{number:05d}" for number in range(NAMED_PER_GROUP + 7)]
+    rows = [row(student_id, 1, 1) for student_id in ids]
+    records = {student_id: StudentRecord(student_id, (), ("run",)) for student_id in ids}
+    text = write_report(tmp_path / "r.html", build(rows, records, MAXIMA)).read_text()
+    named = re.search(r"<td>other</td><td class=\"n\">(\d+)</td><td>([^<]*)</td>", text)
+    assert named and int(named[1]) == len(ids)
+    assert named[2] == ", ".join(ids[:NAMED_PER_GROUP]) + " and 7 more"
+
+
 def test_an_empty_class_still_gives_a_page(tmp_path):
     text = write_report(tmp_path / "r.html", build([], {}, MAXIMA)).read_text()
     assert "0 students graded" in text and "No test cell was judged" in text
