@@ -28,9 +28,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from instructor import judge
+from instructor.limits import CELL_TIMEOUT_SECONDS
 
-# A looping cell is interrupted after this many seconds; later cells still run.
-CELL_TIMEOUT_SECONDS = 15
 # The largest message the grader accepts from a kernel (a notebook's outputs are far less).
 MAX_KERNEL_MESSAGE_BYTES = 64 * 2**20
 # What a trusted class's kernel may print when it runs without the sandbox's limits.

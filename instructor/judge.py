@@ -29,6 +29,7 @@ import zmq
 
 from course_utils import wire
 from course_utils.runner import CheckRecord, recording_checks
+from instructor.limits import CELL_TIMEOUT_SECONDS
 
 # How long the kernel gets to answer an interrupt before it is stopped for good.
 INTERRUPT_GRACE_SECONDS = 5.0
@@ -97,7 +98,7 @@ class KernelLink:
     client: object
     interrupt: Callable[[], None]
     stop: Callable[[], None]
-    timeout: float = 15.0
+    timeout: float = CELL_TIMEOUT_SECONDS
     budget: float = NOTEBOOK_BUDGET_SECONDS
     problems: list[str] = field(default_factory=list)
     calls: int = 0
