@@ -29,6 +29,7 @@ from nbclient.exceptions import DeadKernelError
 
 from instructor import judge
 from instructor.limits import CELL_TIMEOUT_SECONDS
+from instructor.problems import RunProblem
 
 # The largest message the grader accepts from a kernel (a notebook's outputs are far less).
 MAX_KERNEL_MESSAGE_BYTES = 64 * 2**20
@@ -84,7 +85,7 @@ class _Client(NotebookClient):
             if self.output_budget < 0:
                 if not self.output_cut:
                     self.output_cut = True
-                    self.problems.append("output over the size limit was cut")
+                    self.problems.append(RunProblem("limit", "output over the size limit was cut"))
                     cell.setdefault("outputs", []).append(
                         nbformat.v4.new_output(
                             "stream", name="stdout", text="[output over the size limit was cut]\n"
@@ -108,7 +109,9 @@ class _Client(NotebookClient):
                     )
                 except DeadKernelError:
                     dead = True
-                    self.problems.append(f"the kernel died while running {_cell_name(cell, index)}")
+                    self.problems.append(RunProblem(
+                        "kernel_died", f"the kernel died while running {_cell_name(cell, index)}"
+                    ))
                     break
                 except Exception as error:  # a garbled message (forked processes write too)
                     self.problems.append(
@@ -192,9 +195,9 @@ def _note_timeout(cell, index, problems):
             "CellTimeoutError",
             "KeyboardInterrupt",
         ):
-            problems.append(
-                f"{_cell_name(cell, index)} ran past the time limit and was interrupted"
-            )
+            problems.append(RunProblem(
+                "timeout", f"{_cell_name(cell, index)} ran past the time limit and was interrupted"
+            ))
             return
 
 
@@ -261,7 +264,9 @@ def execute_and_judge(
             _run_to_completion(client.run_and_judge(str(scratch)))
             # What the sandbox saw: a cap hit, an interrupt that needed a kill, ...
             client.problems.extend(
-                i for i in getattr(km, "incidents", ()) if i not in client.problems
+                RunProblem("limit", i)
+                for i in getattr(km, "incidents", ())
+                if i not in client.problems
             )
         except Exception as error:  # the kernel would not start, or died at start
             client.problems.append(
@@ -286,4 +291,6 @@ def _write_verdicts(nb, verdicts, problems):
         )
         cell.outputs = judge.verdict_outputs(verdict)
         if verdict.judge_error:
-            problems.append(f"the grader could not finish test {grade_id} ({verdict.detail})")
+            problems.append(RunProblem(
+                "judge_error", f"the grader could not finish test {grade_id} ({verdict.detail})"
+            ))

@@ -30,6 +30,7 @@ import zmq
 from course_utils import wire
 from course_utils.runner import CheckRecord, recording_checks
 from instructor.limits import CELL_TIMEOUT_SECONDS
+from instructor.problems import RunProblem
 
 # How long the kernel gets to answer an interrupt before it is stopped for good.
 INTERRUPT_GRACE_SECONDS = 5.0
@@ -120,7 +121,9 @@ class KernelLink:
         if self.dead:
             raise KernelGone("the notebook's kernel had stopped, so this was not run")
         if self.spent > self.budget:
-            message = f"the tests' calls used up the notebook's {self.budget:.0f} s"
+            message = RunProblem(
+                "timeout", f"the tests' calls used up the notebook's {self.budget:.0f} s"
+            )
             if message not in self.problems:
                 self.problems.append(message)
             raise CallInterrupted(message)
@@ -177,7 +180,9 @@ class KernelLink:
                 interrupted_at = now
                 self.interrupt()
             if interrupted_at is not None and now > interrupted_at + INTERRUPT_GRACE_SECONDS:
-                self._give_up("a call ignored the interrupt sent after its time limit")
+                self._give_up(
+                    RunProblem("timeout", "a call ignored the interrupt sent after its time limit")
+                )
             events = dict(poller.poll(100))
             if client.stdin_channel.socket in events:
                 request = _receive(client.stdin_channel)
@@ -200,9 +205,11 @@ class KernelLink:
                 if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
                     replied = True
             if not events and not _alive(client):
-                self._give_up("the kernel died during a call")
+                self._give_up(RunProblem("kernel_died", "the kernel died during a call"))
         if interrupted_at is not None:
-            self.problems.append("a call ran past its time limit and was interrupted")
+            self.problems.append(
+                RunProblem("timeout", "a call ran past its time limit and was interrupted")
+            )
             return {"ok": False, "error": "KeyboardInterrupt"}
         return result
 

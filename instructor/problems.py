@@ -44,8 +44,13 @@ WORDS = {
     "foreign_cell": "{notebook}: cell from elsewhere, its grade_id ignored: {detail}",
     "cell_type_restored": "{notebook}: cell type restored: {detail}",
     "cell_restored": "{notebook}: cell restored: {detail}",
-    # The run (worker): detail is what the run or the sandbox said
+    # The run (worker): detail is what the run, the judge or the sandbox said; the kind
+    # is named where it was found (RunProblem), "run" when nothing more is known
     "run": "{notebook}: {detail}",
+    "timeout": "{notebook}: {detail}",
+    "limit": "{notebook}: {detail}",
+    "kernel_died": "{notebook}: {detail}",
+    "judge_error": "{notebook}: {detail}",
     "answer_errors": "errors in answer cells of {notebook}: {detail}",
     "no_feedback": "{notebook}: feedback could not be generated ({detail})",
     # The grading of the student as a whole
@@ -73,6 +78,30 @@ class Problem:
     @classmethod
     def from_data(cls, data: dict) -> Problem:
         return cls(data["kind"], data.get("notebook"), data.get("detail", ""))
+
+
+class RunProblem(str):
+    """A problem of the run stage: its words, with the kind named where it was found.
+
+    The run (execution, the judge, the sandbox) still reports in words; a ``RunProblem``
+    is those words and a kind of :data:`WORDS`, so that :func:`instructor.run.run_job` can
+    make a typed :class:`Problem` without reading the words. A plain ``str`` there is kind
+    "run".
+    """
+
+    kind: str
+
+    def __new__(cls, kind: str, text: str):
+        if kind not in WORDS:
+            raise ValueError(f"unknown problem kind {kind!r}; expected one of {sorted(WORDS)}")
+        made = super().__new__(cls, text)
+        made.kind = kind
+        return made
+
+
+def run_kind(text) -> str:
+    """The kind of a run stage's problem: a RunProblem's own, "run" for plain words."""
+    return getattr(text, "kind", "run")
 
 
 def printable(text) -> str:

@@ -163,14 +163,14 @@ def student_record(student_id: str, entry: Mapping | None) -> StudentRecord:
 # The status group of each kind of problem (instructor.problems.WORDS); tests/test_report.py
 # holds this to every kind there is, so a new kind must be given its group here.
 GROUP_KINDS = {
-    TIMEOUT: [],
-    LIMIT: [],
+    TIMEOUT: ["timeout"],
+    LIMIT: ["limit", "kernel_died"],
     REPAIR: ["test_edited", "test_deleted", "points_restored", "metadata_restored",
              "metadata_reset", "duplicate_ignored", "foreign_cell", "cell_type_restored",
              "cell_restored", "other_files"],
     MISSING: ["missing", "symlink", "not_regular", "not_utf8", "not_json", "not_notebook",
               "unusable", "no_assignment_folder", "bad_student_id", "unreadable_submission"],
-    GRADER: ["job_failed", "record_failed", "crashed_grader", "no_feedback"],
+    GRADER: ["job_failed", "record_failed", "crashed_grader", "no_feedback", "judge_error"],
     OTHER: ["run", "answer_errors"],
 }
 KIND_GROUPS = {kind: group for group, kinds in GROUP_KINDS.items() for kind in kinds}

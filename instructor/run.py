@@ -27,7 +27,7 @@ from nbgrader import utils
 from instructor import cells, judge
 from instructor.execution import execute_and_judge, notebook_from_data
 from instructor.limits import CELL_TIMEOUT_SECONDS
-from instructor.problems import Problem
+from instructor.problems import Problem, run_kind
 
 # nbgrader's autograde preprocessors that follow Execute and only transform the notebook;
 # the gradebook's (SaveAutoGrades, AssignLatePenalties) are record's, done from the scores.
@@ -143,7 +143,7 @@ def run_job(job: dict, sources: dict) -> dict:
             timeout=job["timeout"],
             hide=job.get("hide", ()),
         )
-        problems = [Problem("run", name, text) for text in run.problems]
+        problems = [Problem(run_kind(text), name, str(text)) for text in run.problems]
         result = finish(run.notebook, name, job, problems)
         result.tests = [judge.verdict_data(verdict) for verdict in run.verdicts]
         result.seconds = time.perf_counter() - started

@@ -440,6 +440,18 @@ def test_the_class_report_names_the_hidden_checks_failed_and_never_their_code(gr
     assert not sorted(line for line in secret_lines(graded["source"]) if line in visible)
 
 
+def test_the_class_report_groups_time_outs_and_limits_by_the_kind_found(graded):
+    """The run names each problem's kind where it finds it: the report groups students by
+    kind, never by reading the status words."""
+    entries = load_state(graded["out"] / STATE_FILE)["students"]
+    kinds = {sid: set(student_record(sid, entry.get("report")).problem_kinds)
+             for sid, entry in entries.items()}
+    assert "timeout" in kinds["infinite_loop"]
+    assert {"kernel_died", "limit"} <= kinds["kernel_dies"]  # died, and the exit is named
+    assert "limit" in kinds["huge_output"]
+    assert not kinds["full_solution"] and not kinds["visible_only"]
+
+
 def test_a_students_script_runs_on_no_page_the_instructor_or_student_opens(graded):
     """What a cell displayed reaches the autograded notebook, and no page runs it."""
     student = "script_for_the_grader"

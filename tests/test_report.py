@@ -92,6 +92,17 @@ def test_every_kind_of_problem_has_its_status_group():
     assert sorted(placed) == sorted(WORDS)  # each kind once, none left out
 
 
+def test_a_run_problem_carries_its_kind_and_its_words():
+    from instructor.problems import RunProblem, run_kind
+
+    found = RunProblem("timeout", "cell f ran past the time limit and was interrupted")
+    assert (run_kind(found), found) == ("timeout", "cell f ran past the time limit and was "
+                                                   "interrupted")
+    assert run_kind("words alone") == "run"
+    with pytest.raises(ValueError, match="unknown problem kind 'late'"):
+        RunProblem("late", "x")
+
+
 def test_a_class_graded_without_the_sandbox_says_so_for_everyone(klass):
     rows, records, _ = klass
     assert build(rows, records, MAXIMA, sandboxed=False).statuses[OPT_OUT] == ["ada", "bob", "cy"]
