@@ -43,11 +43,11 @@ NAMED_PER_GROUP = 40
 # How many of the slowest students the page names.
 SLOWEST_SHOWN = 10
 # Status groups, in the order the page lists them; a problem's kind maps to one.
-TIMEOUT, REPAIR, LIMIT, OPT_OUT, MISSING, GRADER, OTHER = (
+TIMEOUT, REPAIR, LIMIT, OPT_OUT, MISSING, ANSWERS, GRADER, OTHER = (
     "time-outs", "repairs", "limits", "sandbox opt-out", "missing or unreadable",
-    "grader errors", "other",
+    "errors in answer cells", "grader errors", "other",
 )
-GROUPS = [TIMEOUT, LIMIT, REPAIR, MISSING, GRADER, OPT_OUT, OTHER]
+GROUPS = [TIMEOUT, LIMIT, REPAIR, MISSING, ANSWERS, GRADER, OPT_OUT, OTHER]
 FIGURE_DPI = 100
 # Colours of passed and failed checks (colour-blind safe pair), and of histograms.
 PASS_COLOUR, FAIL_COLOUR, BAR_COLOUR = "#1b7837", "#c2185b", "#4c72b0"
@@ -171,7 +171,8 @@ GROUP_KINDS = {
     MISSING: ["missing", "symlink", "not_regular", "not_utf8", "not_json", "not_notebook",
               "unusable", "no_assignment_folder", "bad_student_id", "unreadable_submission"],
     GRADER: ["job_failed", "record_failed", "crashed_grader", "no_feedback", "judge_error"],
-    OTHER: ["run", "answer_errors"],
+    ANSWERS: ["answer_errors"],
+    OTHER: ["run"],
 }
 KIND_GROUPS = {kind: group for group, kinds in GROUP_KINDS.items() for kind in kinds}
 
