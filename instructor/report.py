@@ -55,12 +55,35 @@ PASS_COLOUR, FAIL_COLOUR, BAR_COLOUR = "#1b7837", "#c2185b", "#4c72b0"
 
 @dataclass(frozen=True)
 class CellResult:
-    """One test cell of one student, as judged."""
+    """One test cell of one student, as judged: what the report counts of its checks.
+
+    Attributes
+    ----------
+    notebook, grade_id : str
+    passed : bool
+    visible, hidden : tuple of (int, int)
+        Checks passed and checks recorded, visible and hidden apart.
+    failed_hidden : tuple of str
+        Labels of the hidden checks that failed (plain words; never code or inputs).
+    """
 
     notebook: str
     grade_id: str
     passed: bool
-    checks: tuple[CheckRecord, ...] = ()
+    visible: tuple[int, int] = (0, 0)
+    hidden: tuple[int, int] = (0, 0)
+    failed_hidden: tuple[str, ...] = ()
+
+    @classmethod
+    def from_checks(cls, notebook: str, grade_id: str, passed: bool,
+                    checks: Iterable[CheckRecord]) -> CellResult:
+        """Count a cell's check records (``judge.Verdict.checks``)."""
+        checks = list(checks)
+        visible = [check.ok for check in checks if not check.hidden]
+        hidden = [check.ok for check in checks if check.hidden]
+        failed = tuple(check.label for check in checks if check.hidden and not check.ok)
+        return cls(notebook, grade_id, passed, (sum(visible), len(visible)),
+                   (sum(hidden), len(hidden)), failed)
 
 
 @dataclass(frozen=True)
@@ -122,27 +145,38 @@ def student_entry(results: Mapping[str, Mapping], kinds: Iterable[str] = (),
                   seconds: float | None = None) -> dict:
     """The JSON-ready entry the grader keeps with a student for later reports.
 
+    Kept small (it is saved with every student of the class, run after run): per test cell
+    the counts of its checks and the labels of the hidden ones that failed, not every check.
+
     Parameters
     ----------
     results : mapping
         Notebook name -> that notebook's run result as plain data, with ``"tests"``: a list
-        of ``{"grade_id", "passed", "checks": [[label, hidden, ok], ...]}``.
+        of ``{"grade_id", "passed", "checks": [[label, hidden, ok], ...]}``
+        (``judge.verdict_data``).
     kinds : iterable of str
-        The kinds of the problems met (see :data:`KIND_GROUPS`).
+        The kinds of the problems met (see :data:`GROUP_KINDS`).
     seconds : float, optional
         What grading the student took.
+
+    Returns
+    -------
+    dict
+        ``{"tests": {notebook: [[grade_id, passed, visible passed, visible total,
+        hidden passed, hidden total, [failed hidden labels]], ...]}, "kinds": [...],
+        "seconds": float}``.
     """
-    tests = [
-        {
-            "notebook": name,
-            "grade_id": str(test["grade_id"]),
-            "passed": bool(test["passed"]),
-            "checks": [[str(label), bool(hidden), bool(ok)] for label, hidden, ok in
-                       test.get("checks", ())],
-        }
-        for name, result in results.items()
-        for test in result.get("tests", ())
-    ]
+    tests = {}
+    for name, result in results.items():
+        cells = []
+        for test in result.get("tests", ()):
+            checks = [CheckRecord(str(label), bool(hidden), bool(ok))
+                      for label, hidden, ok in test.get("checks", ())]
+            cell = CellResult.from_checks(name, str(test["grade_id"]), bool(test["passed"]),
+                                          checks)
+            cells.append([cell.grade_id, cell.passed, *cell.visible, *cell.hidden,
+                          list(cell.failed_hidden)])
+        tests[name] = cells
     return {"tests": tests, "kinds": sorted(set(kinds)),
             "seconds": None if seconds is None else round(float(seconds), 3)}
 
@@ -150,14 +184,15 @@ def student_entry(results: Mapping[str, Mapping], kinds: Iterable[str] = (),
 def student_record(student_id: str, entry: Mapping | None) -> StudentRecord:
     """A :class:`StudentRecord` from the entry :func:`student_entry` made (or none)."""
     entry = entry or {}
-    tests = tuple(
-        CellResult(
-            test["notebook"], test["grade_id"], test["passed"],
-            tuple(CheckRecord(label, hidden, ok) for label, hidden, ok in test["checks"]),
-        )
-        for test in entry.get("tests", ())
+    tests = entry.get("tests") or {}
+    if not isinstance(tests, Mapping):
+        tests = {}  # an entry from before the counts were kept: graded again when it changes
+    cells = tuple(
+        CellResult(notebook, grade_id, passed, (v_ok, v_all), (h_ok, h_all), tuple(failed))
+        for notebook, rows in tests.items()
+        for grade_id, passed, v_ok, v_all, h_ok, h_all, failed in rows
     )
-    return StudentRecord(student_id, tests, tuple(entry.get("kinds", ())), entry.get("seconds"))
+    return StudentRecord(student_id, cells, tuple(entry.get("kinds", ())), entry.get("seconds"))
 
 
 # The status group of each kind of problem (instructor.problems.WORDS); tests/test_report.py
@@ -196,7 +231,7 @@ def build(rows: Sequence, records: Mapping[str, StudentRecord],
     notebooks = list(notebook_max)
     scores = {name: [row.scores.get(name, 0.0) for row in submitted] for name in notebooks}
     cells: dict[tuple[str, str], dict] = {}
-    hidden: dict[tuple[str, str, str], list[int]] = {}
+    failed_by_label: Counter = Counter()
     statuses: dict[str, list[str]] = {group: [] for group in GROUPS}
     for row in submitted:
         record = records.get(row.student_id) or StudentRecord(row.student_id)
@@ -204,25 +239,24 @@ def build(rows: Sequence, records: Mapping[str, StudentRecord],
             cell = cells.setdefault((test.notebook, test.grade_id), Counter())
             cell["judged"] += 1
             cell["passed"] += test.passed
-            visible = [check for check in test.checks if not check.hidden]
-            secret = [check for check in test.checks if check.hidden]
-            cell["visible_passed"] += sum(check.ok for check in visible)
-            cell["visible_total"] += len(visible)
-            cell["hidden_passed"] += sum(check.ok for check in secret)
-            cell["hidden_total"] += len(secret)
-            cell["hidden_not_run"] += not secret
-            for check in secret:
-                counts = hidden.setdefault((test.notebook, test.grade_id, check.label), [0, 0])
-                counts[0] += not check.ok
-                counts[1] += 1
+            cell["visible_passed"] += test.visible[0]
+            cell["visible_total"] += test.visible[1]
+            cell["hidden_passed"] += test.hidden[0]
+            cell["hidden_total"] += test.hidden[1]
+            cell["hidden_not_run"] += not test.hidden[1]
+            failed_by_label.update(
+                (test.notebook, test.grade_id, label) for label in set(test.failed_hidden)
+            )
         groups = {KIND_GROUPS.get(kind, OTHER) for kind in record.problem_kinds}
         if not sandboxed:
             groups.add(OPT_OUT)
         for group in groups:
             statuses[group].append(row.student_id)
+    # A hidden check "ran" for every student whose cell's hidden checks ran.
+    ran = {key: counts["judged"] - counts["hidden_not_run"] for key, counts in cells.items()}
     failures = sorted(
-        (HiddenFailure(nb, grade_id, label, failed, ran)
-         for (nb, grade_id, label), (failed, ran) in hidden.items() if failed),
+        (HiddenFailure(nb, grade_id, label, failed, max(failed, ran[nb, grade_id]))
+         for (nb, grade_id, label), failed in failed_by_label.items()),
         key=lambda f: (-f.failed / f.ran, -f.failed, f.notebook, f.grade_id, f.label),
     )[:TOP_HIDDEN_FAILURES]
     return ClassReport(

@@ -6,6 +6,7 @@ really graded class (no hidden test line in it).
 """
 
 import base64
+import json
 import re
 
 import pytest
@@ -42,7 +43,7 @@ def checks(visible, hidden):
 
 def cell(notebook, grade_id, visible, hidden=()):
     ok = all(o for _, o in visible) and all(o for _, o in hidden)
-    return CellResult(notebook, grade_id, ok, checks(visible, hidden))
+    return CellResult.from_checks(notebook, grade_id, ok, checks(visible, hidden))
 
 
 @pytest.fixture
@@ -108,27 +109,31 @@ def test_a_class_graded_without_the_sandbox_says_so_for_everyone(klass):
     assert build(rows, records, MAXIMA, sandboxed=False).statuses[OPT_OUT] == ["ada", "bob", "cy"]
 
 
-def test_entries_round_trip_through_json_ready_data():
-    """What the grader stores for a student reads back as the same records."""
+def test_entries_keep_counts_and_failed_hidden_labels_and_read_back_as_records():
+    """What the grader stores for a student is small (counts, not every check) and reads
+    back as the records the report counts."""
+    checks_data = [["runs", False, True], ["shape", False, False], ["h1", True, True],
+                   ["h2", True, False]]
     results = {"01_one.ipynb": {"tests": [
-        {"grade_id": "g", "passed": False, "checks": [["runs", False, True], ["h", True, False]]},
+        {"grade_id": "g", "passed": False, "checks": checks_data},
     ], "seconds": 1.5}}
     entry = student_entry(results, ["run", "run"], 3.25)
-    assert entry == {"tests": [{"notebook": "01_one.ipynb", "grade_id": "g", "passed": False,
-                                "checks": [["runs", False, True], ["h", True, False]]}],
+    assert entry == {"tests": {"01_one.ipynb": [["g", False, 1, 2, 1, 2, ["h2"]]]},
                      "kinds": ["run"], "seconds": 3.25}
-    assert student_record("s", entry) == StudentRecord(
-        "s", (CellResult("01_one.ipynb", "g", False,
-                         (CheckRecord("runs", False, True), CheckRecord("h", True, False))),),
-        ("run",), 3.25)
+    expected = CellResult.from_checks(
+        "01_one.ipynb", "g", False, [CheckRecord(*check) for check in checks_data])
+    assert expected == CellResult("01_one.ipynb", "g", False, (1, 2), (1, 2), ("h2",))
+    assert student_record("s", json.loads(json.dumps(entry))) == StudentRecord(
+        "s", (expected,), ("run",), 3.25)
     assert student_record("s", None) == StudentRecord("s")
 
 
 def test_the_page_is_self_contained_escaped_and_script_free(klass, tmp_path):
     rows, records, sign = klass
     rows = [*rows, row("eve", 1, 1, status=HOSTILE)]
-    records["eve"] = StudentRecord("eve", (cell("01_one", HOSTILE, [(HOSTILE, False)]),),
-                                   ("surprise",), 1.0)
+    records["eve"] = StudentRecord(
+        "eve", (cell("01_one", HOSTILE, [(HOSTILE, True)], [(HOSTILE, False)]),),
+        ("surprise",), 1.0)
     page = write_report(tmp_path / "report.html", build(rows, records, MAXIMA))
     text = page.read_text(encoding="utf-8")
     assert HOSTILE not in text and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in text
