@@ -16,10 +16,11 @@ Figures are matplotlib PNGs embedded in the page (no external asset: it opens of
 prints), and every piece of text that a student could choose (ids, statuses) is escaped; the
 page forbids scripts outright (Content-Security-Policy).
 
-Stages: :func:`student_entry` turns one student's run results into the JSON-ready entry the
-grader keeps with the student; :func:`build` turns rows and entries into a
-:class:`ClassReport`; :func:`render_html` turns that into the page; :func:`write_report`
-does all three for a course folder.
+Stages: :func:`student_entry` turns one student's run results into the small JSON-ready entry
+the grader keeps with the student (counts of checks, labels of the failed hidden ones);
+:func:`student_record` reads it back; :func:`build` turns rows and records into a
+:class:`ClassReport`; :func:`render_html` turns that into the page; :func:`write_class_report`
+does it all for a course folder.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class CellStats:
 
 @dataclass(frozen=True)
 class HiddenFailure:
-    """A hidden check, by its label, and how often the class failed it."""
+    """A hidden check, by its label, and how often the class failed it: ``failed`` of the
+    ``ran`` students whose hidden checks of that cell ran."""
 
     notebook: str
     grade_id: str
