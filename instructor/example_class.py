@@ -134,6 +134,111 @@ display({{"image/png": "iVBORw0KGgo="}}, raw=True,
 SCRIPT_IN_MARKDOWN = (
     f'My notes <script>{SCRIPT_MARK}()</script> <img src=x onerror="{SCRIPT_MARK}()">'
 )
+# Publishes only when the judge calls (from course_utils.wire's serve, after the notebook's
+# last cell): messages over the grader's size cap and many within it, in the hope that the
+# grader keeps them all. Every function the cell defines is wrapped; format with sizes=[...].
+SWELL_WHEN_JUDGED = """
+import functools as _functools, sys as _sys
+from IPython.display import display as _display
+_SWOLLEN = []
+def _swelling(function, sizes):
+    @_functools.wraps(function)
+    def swollen(*args, **kwargs):
+        frame, judged = _sys._getframe(1), False
+        while frame is not None:
+            judged = judged or frame.f_code.co_name == "_serve"
+            frame = frame.f_back
+        if judged and not _SWOLLEN:
+            _SWOLLEN.append(True)
+            for size in sizes:
+                _display({{"text/plain": "x" * size}}, raw=True)
+        return function(*args, **kwargs)
+    return swollen
+for _name, _value in list(globals().items()):
+    if callable(_value) and getattr(_value, "__module__", None) == "__main__" \\
+            and not _name.startswith("_"):
+        globals()[_name] = _swelling(_value, {sizes})
+"""
+# The example class's swelling student: 200 messages of 1 MiB, then one over the size cap.
+SWELL_SIZES = [2**20] * 200 + [16 * 2**20]
+# 64 files of 16 MiB less a byte (under the file-size cap) in the work folder: 1 GiB.
+FILL_THE_DISK = """
+try:
+    for _number in range(64):
+        with open(f"fill-{_number}.bin", "wb") as _fill:
+            for _ in range(16):
+                _fill.write(bytes(2**20 - (_ == 15)))
+except OSError:
+    pass
+"""
+# check_gradients (notebook 4) that checks nothing. Each tries one way to learn the verdicts
+# from the grader's functions instead; each must score nothing on the hidden cases.
+CHEAT_HEAD = '''
+def check_gradients(forward_propagation_n, backward_propagation_n, parameters, X, Y):
+    """Verdicts learnt from the grader's functions, not from any gradient check."""
+    import numpy as np
+    names = list(parameters)
+'''
+# The visible checks' functions said where the bug was (logcosh_backward_n_doubled_W2).
+CHEAT_BY_NAME = CHEAT_HEAD + '''
+    said = " ".join(str(getattr(backward_propagation_n, attribute, "") or "")
+                    for attribute in ("__name__", "__qualname__", "__doc__"))
+    verdicts = {name: "ok" for name in names}
+    if "buggy" in said:
+        verdicts.update(W2="bug", b1="bug")
+    for name in names:
+        if f"_{name}" in said or f" d{name}" in said:
+            verdicts[name] = "bug"
+    return verdicts
+'''
+# Keep every backprop the grader hands over and, in each later call, ask the earlier ones
+# (a correct reference among them) on this call's cache, to compare with the one under test.
+CHEAT_KEEP_REFERENCE = CHEAT_HEAD + '''
+    kept = globals().setdefault("_KEPT_BACKWARD", [])
+    _, cache = forward_propagation_n(X, Y, parameters)
+    mine = backward_propagation_n(X, Y, cache)
+    verdicts = {name: "ok" for name in names}
+    for earlier in kept:
+        try:
+            reference = earlier(X, Y, cache)
+            verdicts = {name: "ok" if np.shape(mine.get("d" + name))
+                        == np.shape(reference["d" + name])
+                        and np.allclose(mine["d" + name], reference["d" + name]) else "bug"
+                        for name in names}
+        except Exception:
+            continue
+    if getattr(backward_propagation_n, "__module__", "") == "course_utils.wire":
+        kept.append(backward_propagation_n)
+    return verdicts
+'''
+# Provoke the grader's function into an error and read the case in its message.
+CHEAT_ERROR_TEXT = CHEAT_HEAD + '''
+    try:
+        backward_propagation_n(X, Y, "which case is this?")
+        said = ""
+    except Exception as error:
+        said = str(error)
+    return {name: "bug" if f"d{name}" in said else "ok" for name in names}
+'''
+# Make the grader's backprop work on a crafted 3 MB cache of int8 and long double arrays
+# (no BLAS for those), shaped to broadcast into large products.
+CHEAT_CALLBACK_ABUSE = CHEAT_HEAD + '''
+    big = [np.ones((1, 1500), dtype=np.int8), np.ones((1500, 1), dtype=np.longdouble)] * 6
+    for _ in range(3):
+        try:
+            backward_propagation_n(np.ones((1500, 1)), np.ones((1, 1500)), tuple(big))
+        except Exception:
+            pass
+    return {name: "ok" for name in names}
+'''
+# The student of each, and the function of notebook 4 it answers.
+CHEATED_FUNCTION = "check_gradients"
+NOTEBOOK_4_CHEATS = {
+    "cheat_by_name": CHEAT_BY_NAME,
+    "cheat_keeps_reference": CHEAT_KEEP_REFERENCE,
+    "cheat_error_text": CHEAT_ERROR_TEXT,
+    "callback_abuse": CHEAT_CALLBACK_ABUSE,
+}
 FORGE_CSV = 'raise type("Forged\\nmallory,22,22,22,22,ok", (Exception,), {})("row")'
 DEBUG_TO_STDERR = 'import sys\nprint("debug: checking", file=sys.stderr)\n'
 
@@ -245,6 +350,15 @@ def _function_cell(notebooks: Notebooks, function: str):
         f"no answer cell defines {function}() in {sorted(notebooks)}; "
         "update the example class in instructor/example_class.py"
     )
+
+
+def _defines(nb, function: str) -> bool:
+    """Whether an answer cell of ``nb`` defines ``function``."""
+    try:
+        _function_cell({"nb": nb}, function)
+    except ValueError:
+        return False
+    return True
 
 
 def _function_node(source: str, function: str) -> ast.FunctionDef:
@@ -436,6 +550,22 @@ def example_class(solved: Notebooks, blank: Notebooks, source_dir=None) -> dict[
     nbs = students_copy()
     _append(first_answer(nbs, first), FORGE_CSV)
     students["forged_csv_row"] = nbs
+
+    nbs = students_copy()
+    _append(first_answer(nbs, first), SWELL_WHEN_JUDGED.format(sizes=SWELL_SIZES))
+    students["swells_when_judged"] = nbs
+
+    nbs = students_copy()
+    _append(first_answer(nbs, first), FILL_THE_DISK)
+    students["fills_the_disk"] = nbs
+
+    # Notebook 4's checker, answered from the grader's functions instead of by checking.
+    if any(_defines(nb, CHEATED_FUNCTION) for nb in solved.values()):
+        for student, cheat in NOTEBOOK_4_CHEATS.items():
+            nbs = students_copy()
+            cell = _function_cell(nbs, CHEATED_FUNCTION)
+            cell.source = cheat.strip() + "\n"
+            students[student] = nbs
 
     nbs = students_copy()
     answer = first_answer(nbs, first)

@@ -9,12 +9,16 @@ grading process or on a worker elsewhere.
 - Test cells do not run in the kernel at all: after the last cell, :mod:`instructor.judge`
   runs the instructor's copy of each one here, calling the student's functions in the
   still-running kernel, and writes its report as that cell's outputs.
-- What the kernel prints is capped (``Limits.output_bytes`` per notebook).
+- What the kernel prints is capped (``Limits.output_bytes`` per notebook, while it runs and
+  while it is judged), and so is every message it sends (:func:`instructor.sandbox.cap`):
+  whatever a kernel publishes, the grader's memory holds a bounded part of it.
+- The sandbox's disk quota and other incidents are named in the problems.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import tempfile
@@ -24,15 +28,16 @@ from pathlib import Path
 
 import nbformat
 import zmq
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from instructor import judge
+from instructor import judge, sandbox
 from instructor.limits import CELL_TIMEOUT_SECONDS
 from instructor.problems import RunProblem
 
-# The largest message the grader accepts from a kernel (a notebook's outputs are far less).
-MAX_KERNEL_MESSAGE_BYTES = 64 * 2**20
+# How long a cell waits for output once its kernel's output channel was cut (none comes).
+CUT_IOPUB_TIMEOUT_SECONDS = 0
 # What a trusted class's kernel may print when it runs without the sandbox's limits.
 UNSANDBOXED_OUTPUT_BYTES = 2 * 2**20
 
@@ -61,6 +66,25 @@ def notebook_from_data(data):
     return nbformat.reads(json.dumps(data), as_version=4)
 
 
+class _CappedKernelManager(AsyncKernelManager):
+    """A plain local kernel (a trusted class) whose clients have the message caps too."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        sandbox.cap(self.context)
+
+    def client(self, **kwargs):
+        client = super().client(**kwargs)
+        sandbox.cap(client.context)
+        return client
+
+    def blocking_client(self):
+        client = sandbox.JudgeClient(parent=self)
+        sandbox.cap(client.context)
+        client.load_connection_info(self.get_connection_info())
+        return client
+
+
 class _Client(NotebookClient):
     """nbclient with an output cap, and the judge run before the kernel is shut down."""
 
@@ -85,7 +109,7 @@ class _Client(NotebookClient):
             if self.output_budget < 0:
                 if not self.output_cut:
                     self.output_cut = True
-                    self.problems.append(RunProblem("limit", "output over the size limit was cut"))
+                    self.problems.append(judge.OUTPUT_CUT)
                     cell.setdefault("outputs", []).append(
                         nbformat.v4.new_output(
                             "stream", name="stdout", text="[output over the size limit was cut]\n"
@@ -98,30 +122,81 @@ class _Client(NotebookClient):
         self.reset_execution_trackers()
         # The kernel is shut down on the way out even though the manager was passed in.
         async with self.async_setup_kernel(cwd=cwd, cleanup_kc=True):
-            info = await self.async_wait_for_reply(await _maybe(self.kc.kernel_info()))
-            if info is not None and "language_info" in info["content"]:
-                self.nb.metadata["language_info"] = info["content"]["language_info"]
-            dead = False
-            for index, cell in enumerate(self.nb.cells):
-                try:
-                    await self.async_execute_cell(
-                        cell, index, execution_count=self.code_cells_executed + 1
-                    )
-                except DeadKernelError:
-                    dead = True
-                    self.problems.append(RunProblem(
-                        "kernel_died", f"the kernel died while running {_cell_name(cell, index)}"
-                    ))
+            # A message over the size cap cuts its channel for good: watch for it.
+            cuts = sandbox.Cuts()
+            for label in ("iopub", "shell"):
+                cuts.watch(getattr(self.kc, f"{label}_channel").socket, label)
+            try:
+                await self._run_and_judge(cuts)
+            finally:
+                cuts.close()
+
+    async def _run_and_judge(self, cuts):
+        """Run every cell, then judge the tests while the kernel still runs."""
+        info = await self.async_wait_for_reply(await _maybe(self.kc.kernel_info()))
+        if info is not None and "language_info" in info["content"]:
+            self.nb.metadata["language_info"] = info["content"]["language_info"]
+        dead = False
+        for index, cell in enumerate(self.nb.cells):
+            try:
+                await self.async_execute_cell(
+                    cell, index, execution_count=self.code_cells_executed + 1
+                )
+            except DeadKernelError:
+                dead = True
+                self.problems.append(RunProblem(
+                    "kernel_died", f"the kernel died while running {_cell_name(cell, index)}"
+                ))
+                break
+            except Exception as error:  # a garbled message (forked processes write too)
+                self.problems.append(
+                    f"the kernel's messages for {_cell_name(cell, index)} could not be read "
+                    f"({type(error).__name__})"
+                )
+                continue
+            _note_timeout(cell, index, self.problems)
+            self._note_incidents()
+            cut = cuts.cut()
+            if cut and _process_alive(self.km):
+                # A message over the size cap cut a channel of nbclient's for good (the
+                # judge's client connects anew). Without output channel, no cell waits for
+                # output that cannot come; without shell channel, nothing else can run.
+                self._note(RunProblem("limit", sandbox.MESSAGE_TOO_LARGE))
+                self.iopub_timeout = CUT_IOPUB_TIMEOUT_SECONDS
+                if "shell" in cut:
                     break
-                except Exception as error:  # a garbled message (forked processes write too)
-                    self.problems.append(
-                        f"the kernel's messages for {_cell_name(cell, index)} could not be read "
-                        f"({type(error).__name__})"
-                    )
-                    continue
-                _note_timeout(cell, index, self.problems)
-            loop = asyncio.get_running_loop()
-            self.verdicts = await loop.run_in_executor(None, self._judge, loop, dead)
+        if cuts.cut() and _process_alive(self.km):
+            self._note(RunProblem("limit", sandbox.MESSAGE_TOO_LARGE))
+        # nbclient's own client would keep, unread, what the kernel publishes while it is
+        # judged: it stops listening (the judge's client drains and counts instead).
+        with contextlib.suppress(Exception):
+            self.kc.iopub_channel.socket.setsockopt(zmq.UNSUBSCRIBE, b"")
+        loop = asyncio.get_running_loop()
+        self.verdicts = await loop.run_in_executor(None, self._judge, loop, dead)
+        self._note_incidents()
+
+    def _gone(self, cut):
+        """Why the judge can no longer reach the kernel, or None (see KernelLink.gone)."""
+        if not _process_alive(self.km):
+            return RunProblem("kernel_died", "the kernel died during a call")
+        if {"shell", "stdin"} & set(cut):
+            return RunProblem("limit", sandbox.MESSAGE_TOO_LARGE)
+        return None
+
+    def _note(self, problem):
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def _note_incidents(self):
+        """Add what the sandbox saw so far (a full disk, ...) to the problems."""
+        check = getattr(self.km, "check_disk", None)
+        if check is not None:
+            check()
+        self.problems.extend(
+            RunProblem("limit", i)
+            for i in getattr(self.km, "incidents", ())
+            if i not in self.problems
+        )
 
     def _judge(self, loop, dead):
         """Judge in a worker thread: the event loop stays free to interrupt or stop the kernel."""
@@ -129,24 +204,40 @@ class _Client(NotebookClient):
         # built from the connection file alone asks the heartbeat, which a loaded machine
         # can miss, and a healthy kernel would be stopped as dead.
         client = self.km.blocking_client()
-        client.context.setsockopt(zmq.MAXMSGSIZE, MAX_KERNEL_MESSAGE_BYTES)
+        sandbox.cap(client.context)
         # No heartbeat channel: the manager says whether the kernel lives. Its thread opens
         # its socket late, and after a quick judgement (a dead kernel) it would find the
         # context already closed and fail in the background.
         client.start_channels(hb=False)
         try:
+            # A kernel's input() to a stdin channel not yet connected would be lost.
+            if not dead and not client.wait_connected():
+                self._note("the grader could not connect to the kernel to judge it")
+                dead = True
             link = judge.KernelLink(
                 client=client,
                 interrupt=lambda: _on_loop(loop, self.km.interrupt_kernel()),
                 stop=lambda: _on_loop(loop, self.km.shutdown_kernel(now=True)),
                 timeout=self.timeout or CELL_TIMEOUT_SECONDS,
+                gone=lambda: self._gone(client.cut()),
             )
             link.dead = dead
+            # What the kernel publishes while judged counts against the same output cap.
+            link.output_budget = max(self.output_budget, 0)
             verdicts = judge.judge_notebook(self.source_nb, link)
+            self.output_budget = link.output_budget
             self.problems.extend(p for p in link.problems if p not in self.problems)
+            if client.cut() and _process_alive(self.km):
+                self._note(RunProblem("limit", sandbox.MESSAGE_TOO_LARGE))
             return verdicts
         finally:
             client.stop_channels()
+
+
+def _process_alive(km):
+    """Whether the kernel's process (bubblewrap, for a sandboxed one) still runs."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    return process is not None and process.poll() is None
 
 
 async def _maybe(value):
@@ -229,8 +320,6 @@ def execute_and_judge(
         and the verdict of each test cell.
     """
     if sandboxed:
-        from instructor import sandbox
-
         limits = limits or sandbox.Limits()
     output_bytes = limits.output_bytes if limits else UNSANDBOXED_OUTPUT_BYTES
     timeout = timeout or CELL_TIMEOUT_SECONDS
@@ -244,10 +333,11 @@ def execute_and_judge(
             cell.outputs = []
     scratch = Path(tempfile.mkdtemp(prefix="gradcheck-kernel-"))
     try:
-        km = sandbox.kernel_manager(scratch, limits, hide=hide) if sandboxed else None
-        if km is not None:
-            # A kernel that sends a bigger message is cut off instead of filling our memory.
-            km.context.setsockopt(zmq.MAXMSGSIZE, MAX_KERNEL_MESSAGE_BYTES)
+        km = (
+            sandbox.kernel_manager(scratch, limits, hide=hide)
+            if sandboxed
+            else _CappedKernelManager(kernel_name="python3")
+        )
         client = _Client(
             nb,
             source_nb,

@@ -20,6 +20,7 @@ import contextlib
 import inspect
 import io
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ INTERRUPT_GRACE_SECONDS = 5.0
 # What all the calls the tests of one notebook make may take together.
 NOTEBOOK_BUDGET_SECONDS = 240.0
 # What the kernel may ask of the grader's own functions (callbacks) during one call.
-MAX_CALLBACKS_PER_CALL = 500
+MAX_CALLBACKS_PER_CALL = 5000
 MAX_CALLBACK_REQUEST_CHARS = 4 * 2**20
 MAX_CALLBACK_REPLY_CHARS = 16 * 2**20
 # What one test cell may print on the grader's side (visible-check lines).
@@ -105,6 +106,10 @@ class KernelLink:
     calls: int = 0
     spent: float = 0.0
     dead: bool = False
+    # Bytes the kernel may still publish (shared with the run of its notebook); None: no cap.
+    output_budget: int | None = None
+    # Why the kernel can no longer be talked to (it died, a channel was cut), or None.
+    gone: Callable[[], str | None] = lambda: None
 
     def call(self, name, args, kwargs, replace=None):
         """Run ``name(*args, **kwargs)`` in the kernel; return its value as plain data.
@@ -127,7 +132,7 @@ class KernelLink:
             if message not in self.problems:
                 self.problems.append(message)
             raise CallInterrupted(message)
-        callbacks: list[Callable] = []
+        callbacks: dict[str, Callable] = {}
         reference = _references(callbacks)
         request = {
             "function": name,
@@ -141,10 +146,16 @@ class KernelLink:
         )
         self.calls += 1
         started = time.monotonic()
+        # The call's own deadline, and never past what is left of the notebook's budget.
+        deadline = started + min(self.timeout, max(self.budget - self.spent, 0.0))
+        guard = _Guard(name, (args, kwargs, replace or {}))
         try:
-            outcome = self._execute(code, callbacks)
+            outcome = self._execute(code, callbacks, guard, deadline)
         finally:
             self.spent += time.monotonic() - started
+        for problem in guard.problems:
+            if problem not in self.problems:
+                self.problems.append(problem)
         if type(outcome) is not dict:
             raise student_error("ValueError", "the kernel sent back something unreadable")
         if outcome.get("ok") is not True:
@@ -162,19 +173,25 @@ class KernelLink:
             ) from None
         return value
 
-    def _execute(self, code, callbacks):
+    def _execute(self, code, callbacks, guard, deadline):
+        """Run ``code`` in the kernel; answer its requests; return the outcome it sent.
+
+        Only the stdin channel (outcome and callbacks) and the shell channel (the end of
+        the request) are read. What the kernel publishes meanwhile is received and dropped
+        unread, counted against :attr:`output_budget`.
+        """
         client = self.client
         msg_id = client.execute(
             code, silent=False, store_history=False, allow_stdin=True, stop_on_error=False
         )
-        deadline = time.monotonic() + self.timeout
-        result, idle, replied = None, False, False
+        result, replied = None, False
         poller = zmq.Poller()
-        poller.register(client.iopub_channel.socket, zmq.POLLIN)
+        iopub = client.iopub_channel.socket
+        poller.register(iopub, zmq.POLLIN)
         poller.register(client.stdin_channel.socket, zmq.POLLIN)
         poller.register(client.shell_channel.socket, zmq.POLLIN)
         interrupted_at, answered = None, 0
-        while not (idle and replied):
+        while not replied:
             now = time.monotonic()
             if interrupted_at is None and now > deadline:
                 interrupted_at = now
@@ -184,28 +201,34 @@ class KernelLink:
                     RunProblem("timeout", "a call ignored the interrupt sent after its time limit")
                 )
             events = dict(poller.poll(100))
+            if iopub in events:
+                self._drain(iopub)
             if client.stdin_channel.socket in events:
                 request = _receive(client.stdin_channel)
                 if request is not None:
-                    answered += 1
-                    client.input(_answer_callback(request, callbacks, answered))
-            if client.iopub_channel.socket in events:
-                message = _receive(client.iopub_channel)
-                if message is None or message["parent_header"].get("msg_id") != msg_id:
-                    continue
-                kind, content = message["header"]["msg_type"], message["content"]
-                if kind == "display_data" and wire.RESULT_MIMETYPE in content.get("data", {}):
-                    result = content["data"][wire.RESULT_MIMETYPE]
-                elif kind == "status" and content.get("execution_state") == "idle":
-                    idle = True
-                elif kind == "error" and content.get("ename") == "KeyboardInterrupt":
-                    result = {"ok": False, "error": "KeyboardInterrupt"}
+                    prompt = str(request["content"].get("prompt", ""))
+                    if prompt.startswith(wire.RESULT_PROMPT):
+                        # The last outcome sent before the reply counts (a function may send
+                        # a forged one first: it could as well have returned that value).
+                        result = _read_outcome(prompt[len(wire.RESULT_PROMPT):])
+                        client.input("")
+                    else:
+                        answered += 1
+                        client.input(
+                            _answer_callback(request, callbacks, answered, guard, deadline)
+                        )
             if client.shell_channel.socket in events:
                 reply = _receive(client.shell_channel)
                 if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
                     replied = True
-            if not events and not _alive(client):
-                self._give_up(RunProblem("kernel_died", "the kernel died during a call"))
+                    if reply["content"].get("ename") == "KeyboardInterrupt":
+                        result = {"ok": False, "error": "KeyboardInterrupt"}
+            if not events:
+                if not _alive(client):
+                    self._give_up(RunProblem("kernel_died", "the kernel died during a call"))
+                why = self.gone()
+                if why:
+                    self._give_up(why)
         if interrupted_at is not None:
             self.problems.append(
                 RunProblem("timeout", "a call ran past its time limit and was interrupted")
@@ -213,12 +236,42 @@ class KernelLink:
             return {"ok": False, "error": "KeyboardInterrupt"}
         return result
 
+    def _drain(self, socket):
+        """Receive, unread, what the kernel published; count it; stop listening when over."""
+        for _ in range(1000):
+            try:
+                frames = socket.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            if self.output_budget is None:
+                continue
+            self.output_budget -= sum(len(frame) for frame in frames)
+            if self.output_budget < 0:
+                if OUTPUT_CUT not in self.problems:
+                    self.problems.append(OUTPUT_CUT)
+                # Nothing more is read: the kernel's channel stops sending to us.
+                with contextlib.suppress(zmq.ZMQError):
+                    socket.setsockopt(zmq.UNSUBSCRIBE, b"")
+                return
+
     def _give_up(self, why):
         self.dead = True
         self.problems.append(why)
         with contextlib.suppress(Exception):
             self.stop()
         raise KernelGone(why)
+
+
+# How the status names output over the notebook's cap (while it ran or while it was judged).
+OUTPUT_CUT = RunProblem("limit", "output over the size limit was cut")
+
+
+def _read_outcome(text):
+    """A call's outcome sent by the kernel, or None when it is not readable data."""
+    try:
+        return wire.loads(text)
+    except wire.WireError:
+        return None
 
 
 def _receive(channel):
@@ -245,7 +298,11 @@ def _alive(client):
 
 
 def _references(callbacks):
-    """Turn a function argument into a reference the kernel can resolve."""
+    """Turn a function argument into a reference the kernel can resolve.
+
+    A grader function becomes an anonymous handle whose token is new for this call: a
+    handle kept from an earlier call names no function in this one.
+    """
 
     def reference(function):
         if isinstance(function, RemoteFunction):
@@ -253,51 +310,198 @@ def _references(callbacks):
         qualified = wire.qualified_name(function)
         if qualified:
             return {"$function": qualified}
-        callbacks.append(function)
-        return {"$callback": len(callbacks) - 1}
+        token = secrets.token_hex(8)
+        callbacks[token] = function
+        return {"$callback": token}
 
     return reference
 
 
-def _answer_callback(request, callbacks, number=1):
+class _Guard:
+    """What the grader's functions handed to one call accept from the kernel.
+
+    A grader function is called with the kernel's choice of arguments. It runs only on
+    arguments like the ones its test is about: numbers, and arrays of float64 (complex128,
+    for complex steps) or of a dtype the call was given (integer labels), whose sides are
+    sides of the arrays the call was given, in at most as many dimensions; dicts, lists and
+    tuples of those, small. Anything else (int8 or
+    long double arrays, objects, shapes crafted to broadcast into big ones) is refused
+    before any work: an array holds at most (largest side)**ndim entries of the call's own
+    data, so a callback's cost is bounded by the call's own data.
+    """
+
+    MAX_ITEMS = 64
+    MAX_DEPTH = 4
+
+    def __init__(self, name, given):
+        self.name = name
+        self.problems: list[str] = []
+        self.sides = {1}
+        self.ndim = 1
+        self.dtypes = {np.dtype(np.float64), np.dtype(np.complex128)}
+        self._collect(given, 0)
+
+    def _collect(self, data, depth):
+        if depth > self.MAX_DEPTH + 2:
+            return
+        if isinstance(data, np.ndarray):
+            self.sides.update(data.shape)
+            if data.dtype.kind in "biuf" and data.dtype.itemsize <= 8:
+                self.dtypes.add(data.dtype)
+            self.ndim = max(self.ndim, data.ndim)
+        elif isinstance(data, dict):
+            for item in list(data.values())[:1000]:
+                self._collect(item, depth + 1)
+        elif isinstance(data, list | tuple):
+            for item in list(data)[:1000]:
+                self._collect(item, depth + 1)
+
+    def refusal(self, data, depth=0) -> str | None:
+        """Why ``data`` may not reach a grader function, or None when it may."""
+        if depth > self.MAX_DEPTH:
+            return "arguments nested too deep"
+        kind = type(data)
+        if data is None or kind in (bool, float, complex):
+            return None
+        if kind is int:
+            return None if abs(data) <= 2**53 else "an integer too large"
+        if kind is np.ndarray:
+            if data.dtype not in self.dtypes:
+                return f"an array of dtype {data.dtype} (float64 expected)"
+            if data.ndim > self.ndim or not set(data.shape) <= self.sides:
+                return f"an array of shape {data.shape}, unlike the test's arrays"
+            return None
+        if kind in (list, tuple, dict):
+            items = list(data.values()) if kind is dict else data
+            if len(items) > self.MAX_ITEMS:
+                return f"a {kind.__name__} of {len(items)} items"
+            for item in items:
+                why = self.refusal(item, depth + 1)
+                if why:
+                    return why
+            return None
+        if isinstance(data, np.generic) and data.dtype in self.dtypes:
+            return None
+        if isinstance(data, wire.Opaque):
+            return f"data the grader does not take ({data.type_name})"
+        return f"a value of type {wire.type_name(data)}"
+
+    def refuse(self, why):
+        problem = (
+            f"{self.name} called a function the grader handed it with arguments its test "
+            f"does not use ({why}): refused"
+        )
+        if problem not in self.problems and len(self.problems) < 5:
+            self.problems.append(problem)
+
+
+def _answer_callback(request, callbacks, number, guard, deadline):
     """Run a grader function the kernel asked for; reply with plain data (never raise).
 
-    The kernel chooses the arguments and how often it asks: both are bounded, so a small
-    request cannot make the grader build something huge or work without end.
+    The kernel chooses the arguments and how often it asks: both are bounded, the
+    arguments are checked before any work, and nothing is run past the call's deadline.
+    Every refusal and failure reads the same in the kernel (:data:`wire.CALLBACK_REFUSED`);
+    what happened goes to the status.
     """
     prompt = str(request["content"].get("prompt", ""))
     if not prompt.startswith(wire.CALLBACK_PROMPT):
         return ""  # the student's own input(): there is nobody to type
-    if number > MAX_CALLBACKS_PER_CALL or len(prompt) > MAX_CALLBACK_REQUEST_CHARS:
-        return wire.dumps({"ok": False, "error": "too many or too large requests to the grader"})
+    refused = wire.dumps({"ok": False})
+    if number > MAX_CALLBACKS_PER_CALL:
+        guard.refuse(f"more than {MAX_CALLBACKS_PER_CALL} requests in one call")
+        return refused
+    if len(prompt) > MAX_CALLBACK_REQUEST_CHARS:
+        guard.refuse("a request larger than the test's data")
+        return refused
+    if time.monotonic() > deadline:
+        return refused  # the call is over its time: the interrupt names it
     try:
         ask = wire.loads(prompt[len(wire.CALLBACK_PROMPT) :])
-        function = callbacks[int(ask["callback"])]
+        if type(ask) is not dict:
+            raise wire.WireError("not a request")
+        token = ask.get("callback")
+        function = callbacks.get(token) if type(token) is str else None
+        if function is None:
+            guard.refuse("a function handed to an earlier call, or none at all")
+            return refused
         args = wire.decode(ask.get("args", []))
         kwargs = wire.decode(ask.get("kwargs", {"$dict": []}))
-        if type(args) is not list or type(kwargs) is not dict:
-            raise wire.WireError("bad callback arguments")
-        if not _plausible(args) or not _plausible(kwargs):
-            raise ValueError("arguments too large for the grader's function")
-        value = function(*args, **kwargs)
+    except (wire.WireError, RecursionError):
+        guard.refuse("unreadable data")
+        return refused
+    if type(args) is not list or type(kwargs) is not dict:
+        guard.refuse("unreadable data")
+        return refused
+    why = guard.refusal(args) or guard.refusal(kwargs)
+    if not why and isinstance(function, Pinned):
+        why = function.refusal(args, kwargs)
+    if why:
+        guard.refuse(why)
+        return refused
+    try:
+        with np.errstate(all="ignore"):
+            value = function(*args, **kwargs)
         reply = wire.dumps({"ok": True, "value": wire.encode(value)})
-        if len(reply) > MAX_CALLBACK_REPLY_CHARS:
-            raise ValueError("the grader's answer would be too large")
-        return reply
-    except Exception as error:  # a callback's own failure, reported to the caller
-        return wire.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"[:300]})
+    except Exception:  # the grader's function failed on these arguments: say nothing more
+        return refused
+    if len(reply) > MAX_CALLBACK_REPLY_CHARS:
+        return refused
+    return reply
 
 
-def _plausible(data, limit=10**6):
-    """True when no array in ``data`` has more than ``limit`` entries or a side over 2000
-    (the course's arrays are tiny; a grader function's work grows with their sides)."""
-    if isinstance(data, np.ndarray):
-        return data.size <= limit and all(side <= 2000 for side in data.shape)
-    if isinstance(data, dict):
-        return all(_plausible(item, limit) for item in data.values())
-    if isinstance(data, list | tuple):
-        return all(_plausible(item, limit) for item in data)
-    return True
+class Pinned:
+    """A grader function that answers only for the inputs of its own case.
+
+    A hidden test hands student code a reference (the correct backprop of a case, say)
+    that must not become an oracle: pinned, it runs only on arguments equal, to within
+    ``rtol``, to the ones given here, so the kernel cannot ask it anything but what the
+    case is about. Make one with :func:`only_on`.
+    """
+
+    def __init__(self, function, args, kwargs, rtol):
+        self.function, self.args, self.kwargs, self.rtol = function, args, kwargs, rtol
+        self.__name__ = self.__qualname__ = "function"
+
+    def __call__(self, *args, **kwargs):
+        return self.function(*args, **kwargs)
+
+    def refusal(self, args, kwargs) -> str | None:
+        """Why the kernel's ``args`` and ``kwargs`` are not this case's, or None."""
+        if not (_same(list(args), list(self.args), self.rtol)
+                and _same(dict(kwargs), dict(self.kwargs), self.rtol)):
+            return "inputs of its own choosing, not the case's"
+        return None
+
+
+def only_on(function, *args, rtol=1e-12, **kwargs) -> Pinned:
+    """``function``, answering student code only when called on ``args`` and ``kwargs``.
+
+    For hidden tests: ``only_on(reference_backward, X, Y, cache)`` hands over a backprop
+    that the student's checker may call on the case's own cache (the kernel's forward pass
+    reproduces it to within rounding) and on nothing else.
+    """
+    return Pinned(function, args, kwargs, rtol)
+
+
+def _same(got, expected, rtol, depth=0) -> bool:
+    """Whether the kernel's ``got`` is ``expected`` (arrays to within ``rtol``)."""
+    if depth > 8:
+        return False
+    if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray):
+        if not (isinstance(expected, np.ndarray) and isinstance(got, np.ndarray)):
+            return False
+        return got.shape == expected.shape and bool(
+            np.allclose(got, expected, rtol=rtol, atol=0.0, equal_nan=True)
+        )
+    if isinstance(expected, dict):
+        return (isinstance(got, dict) and got.keys() == expected.keys()
+                and all(_same(got[k], expected[k], rtol, depth + 1) for k in expected))
+    if isinstance(expected, list | tuple):
+        return (isinstance(got, list | tuple) and len(got) == len(expected)
+                and all(_same(g, e, rtol, depth + 1) for g, e in zip(got, expected, strict=True)))
+    if isinstance(expected, float | int) and not isinstance(expected, bool):
+        return type(got) in (float, int) and bool(np.isclose(got, expected, rtol=rtol, atol=0.0))
+    return type(got) is type(expected) and got == expected
 
 
 def _copy_back(originals, returned):

@@ -8,6 +8,9 @@ user, mount, PID, network, IPC and UTS namespaces (``bwrap --unshare-all``):
   private ``/tmp`` (also its HOME) and nothing else of the machine: no repository, home
   folder or other copy of the course, wherever it lives; a folder the caller names that
   lies inside a visible one (the repository around the venv) is empty and read-only;
+- its work folder and ``/tmp`` are its own, in memory, each of at most
+  ``Limits.disk_bytes``: the work folder starts as a copy of the caller's folder, and
+  nothing the kernel writes ever reaches the host's disk (``check_disk`` names a full one);
 - it has no network but its own loopback: it talks to the grader over unix sockets
   (jupyter_client's ``ipc`` transport) in a private socket folder bound into the sandbox;
 - it is the second process of its PID namespace, so when it ends, or when bubblewrap is
@@ -66,8 +69,15 @@ TRUSTED_PACKAGES = ("course_utils",)
 # The machine's folders a sandbox sees (read-only), besides the Python environment: the
 # programs, libraries and settings a kernel needs. Nothing else of the machine is there.
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
-# Size of the sandbox's private /tmp (it lives in memory).
-TMP_BYTES = 64 * 2**20
+# The largest message the grader accepts from a kernel, and how many unread messages each
+# of its sockets may hold: whatever a kernel sends, a channel holds at most their product
+# (a notebook's whole output is capped at far less; results and callbacks are small).
+MAX_KERNEL_MESSAGE_BYTES = 8 * 2**20
+MAX_QUEUED_MESSAGES = 8
+# A folder with less room left than this is full (a file's last block may not fit).
+DISK_FULL_MARGIN_BYTES = 256 * 2**10
+# The most entries of the caller's work folder copied into the sandbox.
+MAX_COPIED_ENTRIES = 1000
 # Fewer threads (each counts against the process cap) and a smaller address space.
 KERNEL_ENV = {
     "HOME": "/tmp",
@@ -110,6 +120,9 @@ class Limits:
     output_bytes : int
         Output a notebook may produce (streams and displays). Carried here for the caller,
         which enforces it; the sandbox does not.
+    disk_bytes : int
+        Size of the work folder, and of ``/tmp``: each is a tmpfs of this size (in memory,
+        so keep it small); a write beyond it fails with "No space left on device".
     """
 
     memory_bytes: int = 2 * 2**30
@@ -117,6 +130,7 @@ class Limits:
     cpu_seconds: int = 120
     file_size_bytes: int = 16 * 2**20
     output_bytes: int = 2**20
+    disk_bytes: int = 32 * 2**20
 
     def __post_init__(self):
         for field in fields(self):
@@ -198,7 +212,162 @@ def _font_caches() -> list[Path]:
     return [p for p in Path(folder).glob("fontlist-v*.json") if p.stat().st_size < 2**22]
 
 
-def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=(), files=None) -> list[str]:
+def cap(context):
+    """Give every socket ``context`` makes later the grader's caps on what a kernel sends.
+
+    A bigger message cuts the connection instead of filling the grader's memory, and a
+    socket nobody reads holds at most :data:`MAX_QUEUED_MESSAGES` (the kernel's side keeps
+    the rest, within its own memory cap, or drops them).
+    """
+    context.setsockopt(zmq.MAXMSGSIZE, MAX_KERNEL_MESSAGE_BYTES)
+    context.setsockopt(zmq.RCVHWM, MAX_QUEUED_MESSAGES)
+    return context
+
+
+class Cuts:
+    """Watches a kernel's sockets for connections the grader cut.
+
+    A message over :data:`MAX_KERNEL_MESSAGE_BYTES` makes zmq drop the connection it came
+    on, for good: a cut output channel only loses output, a cut shell or stdin channel
+    leaves nothing to talk to the kernel with. Each watched socket gets a zmq monitor.
+    """
+
+    def __init__(self):
+        self._watched: list[tuple[str, object, object]] = []
+
+    def watch(self, socket, label: str):
+        """Watch ``socket`` (sync or asyncio), named ``label`` in :meth:`cut`."""
+        shadow = zmq.Context.shadow(socket.context.underlying)
+        address = f"inproc://gradcheck-cuts-{id(self)}-{len(self._watched)}-{os.getpid()}"
+        socket.monitor(address, zmq.EVENT_DISCONNECTED)
+        pair = shadow.socket(zmq.PAIR)
+        pair.linger = 0
+        pair.connect(address)
+        self._watched.append((label, socket, pair))
+
+    def cut(self) -> list[str]:
+        """Labels of the watched sockets that lost their connection so far."""
+        found = []
+        for label, _, pair in self._watched:
+            with contextlib.suppress(zmq.ZMQError):
+                if pair.poll(0):
+                    found.append(label)
+        return found
+
+    def close(self):
+        for _, socket, pair in self._watched:
+            with contextlib.suppress(Exception):
+                socket.disable_monitor()
+            pair.close(linger=0)
+        self._watched = []
+
+
+class JudgeClient(BlockingKernelClient):
+    """A blocking client that knows when its channels reach the kernel, and when one is cut.
+
+    zmq connects in the background: a kernel's ``input()`` sent to a stdin channel whose
+    connection is not up yet is dropped, and the kernel waits for an answer that never
+    comes. The judge waits for every channel's handshake first (:meth:`wait_connected`).
+    Each socket gets a zmq monitor before it connects; :meth:`cut` names the channels whose
+    connection was lost (a message over the size cap cuts one for good).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._monitors: dict[str, tuple[object, object]] = {}
+        self._connected: set[str] = set()
+        self._lost: set[str] = set()
+
+    def _create_connected_socket(self, channel, identity=None):
+        from jupyter_client.connect import channel_socket_types
+
+        socket = self.context.socket(channel_socket_types[channel])
+        socket.linger = 1000
+        if identity:
+            socket.identity = identity
+        address = f"inproc://gradcheck-monitor-{id(self)}-{channel}-{os.getpid()}"
+        socket.monitor(address, zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        pair = zmq.Context.shadow(self.context.underlying).socket(zmq.PAIR)
+        pair.linger = 0
+        pair.connect(address)
+        self._monitors[channel] = (socket, pair)
+        socket.connect(self._make_url(channel))
+        return socket
+
+    def _read_events(self, channel, timeout_ms=0):
+        from zmq.utils.monitor import recv_monitor_message
+
+        _, pair = self._monitors[channel]
+        while pair.poll(timeout_ms):
+            event = recv_monitor_message(pair)["event"]
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._connected.add(channel)
+            elif event == zmq.EVENT_DISCONNECTED:
+                self._lost.add(channel)
+            timeout_ms = 0
+
+    def wait_connected(self, channels=("shell", "stdin", "iopub"), seconds=30.0) -> bool:
+        """Wait until each of ``channels`` has reached the kernel; False past ``seconds``."""
+        deadline = time.monotonic() + seconds
+        for channel in channels:
+            getattr(self, f"{channel}_channel")  # made (and connected) on first use
+            while channel not in self._connected:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._read_events(channel, int(min(left, 0.1) * 1000) + 1)
+        return True
+
+    def cut(self) -> list[str]:
+        """The channels whose connection was lost so far."""
+        for channel in self._monitors:
+            self._read_events(channel)
+        return sorted(self._lost)
+
+    def stop_channels(self):
+        for socket, pair in self._monitors.values():
+            with contextlib.suppress(Exception):
+                socket.disable_monitor()
+            pair.close(linger=0)
+        self._monitors = {}
+        super().stop_channels()
+
+
+# How the status names a cut channel.
+MESSAGE_TOO_LARGE = (
+    f"the kernel sent a message over the {MAX_KERNEL_MESSAGE_BYTES // 2**20} MiB size limit: "
+    "the grader cut that channel"
+)
+
+
+def _copies(workdir: Path, hidden) -> tuple[list[str], dict[str, int]]:
+    """The folders (``--dir``) and files (``--file`` descriptors) that copy ``workdir`` in.
+
+    Links are not followed, hidden paths are left out. The caller closes the descriptors.
+    """
+    folders, files = [], {}
+    entries = 0
+    for folder, names, filenames in os.walk(workdir):
+        names[:] = sorted(n for n in names if not any(
+            _inside(Path(folder, n), h) for h in hidden) and not Path(folder, n).is_symlink())
+        for name in names:
+            folders.append(os.path.join(folder, name))
+        for name in sorted(filenames):
+            path = Path(folder, name)
+            if path.is_symlink() or not path.is_file() or any(_inside(path, h) for h in hidden):
+                continue
+            entries += 1
+            if entries > MAX_COPIED_ENTRIES:
+                raise ValueError(
+                    f"the work folder {workdir} holds more than {MAX_COPIED_ENTRIES} files"
+                )
+            files[str(path)] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    return folders, files
+
+
+def _sandbox_command(
+    inner, workdir: Path, layout: _Layout, hide=(), files=None, disk_bytes=None, folders=()
+) -> list[str]:
     """The command that runs ``inner`` in a sandbox whose only writable folder is ``workdir``.
 
     The sandbox's root starts empty: only the system folders, the Python environment and
@@ -206,9 +375,11 @@ def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=(), files=None)
     on the machine (another checkout, a colleague's folder) is visible, whatever its path.
     Folders in ``hide`` (and the repository) are masked where they lie inside a visible one.
 
-    ``files`` maps paths inside the sandbox's /tmp to open file descriptors: bubblewrap
-    copies each into the sandbox (the descriptors must be passed to it).
+    ``workdir`` and ``/tmp`` are tmpfs of ``disk_bytes`` each (``Limits.disk_bytes`` by
+    default); ``folders`` are created in them and ``files`` maps paths inside them to open
+    file descriptors, which bubblewrap copies in (the descriptors must be passed to it).
     """
+    disk_bytes = disk_bytes or Limits().disk_bytes
     as_root = _running_as_root()
     system = [Path(folder) for folder in SYSTEM_FOLDERS if os.path.lexists(folder)]
     links = [path for path in system if path.is_symlink()]
@@ -218,7 +389,7 @@ def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=(), files=None)
     readonly = sorted(
         p for p in set(readonly) if not any(p != o and _inside(p, o) for o in readonly)
     )
-    writable = [workdir, layout.sockets]
+    writable = [layout.sockets]
     visible = readonly + writable
     hidden: list[Path] = []
     for raw in (REPOSITORY, *hide):
@@ -254,12 +425,17 @@ def _sandbox_command(inner, workdir: Path, layout: _Layout, hide=(), files=None)
         _tool("bwrap"),
         "--dev", "/dev",
         "--proc", "/proc",
-        "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+        "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/tmp",
     ]  # fmt: skip
-    for dest, fd in (files or {}).items():
-        args += ["--perms", "0644", "--file", str(fd), dest]
+    # The work folder lives in memory too, with its own size: no write reaches the host.
+    mounts.append((len(workdir.parts), 3, ["--perms", "1777", "--size", str(disk_bytes),
+                                           "--tmpfs", str(workdir)]))
     for _, _, mount in sorted(mounts, key=lambda m: (m[0], m[1], m[2][-1])):
         args += mount
+    for folder in folders:
+        args += ["--perms", "0777", "--dir", str(folder)]
+    for dest, fd in (files or {}).items():
+        args += ["--perms", "0666", "--file", str(fd), dest]
     # The root, empty hiding folders and /dev (its shm) are in memory: the kernel may not
     # fill them.
     for path in hidden:
@@ -302,16 +478,6 @@ def _limited(command, limits: Limits) -> list[str]:
     ]
 
 
-def _hand_over(workdir: Path):
-    """Give the work folder's tree to the sandbox user (root only; links are not followed)."""
-    if not _running_as_root():
-        return
-    os.lchown(workdir, SANDBOX_UID, SANDBOX_GID)
-    for folder, names, files in os.walk(workdir):
-        for name in names + files:
-            os.lchown(os.path.join(folder, name), SANDBOX_UID, SANDBOX_GID)
-
-
 @functools.cache
 def sandbox_problem() -> str | None:
     """Why no sandbox can start on this machine, or None when one can.
@@ -340,7 +506,6 @@ def sandbox_problem() -> str | None:
     try:
         workdir = layout.root / "work"
         workdir.mkdir()
-        _hand_over(workdir)
         probe = [sys.executable, "-P", "-c", "import ipykernel, zmq"]
         command = _sandbox_command(_limited(probe, Limits()), workdir, layout)
         result = subprocess.run(
@@ -492,6 +657,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._finalizer = None
         self._incidents: list[str] = []
         self._exit_noted = False
+        cap(self.context)
 
     @property
     def kernel_spec(self):
@@ -503,16 +669,51 @@ class SandboxedKernelManager(AsyncKernelManager):
         """What went wrong with this kernel so far, in plain words (empty when nothing)."""
         return tuple(self._incidents)
 
+    def client(self, **kwargs):
+        """An asynchronous client (nbclient's), its sockets under the grader's caps."""
+        client = super().client(**kwargs)
+        cap(client.context)
+        return client
+
     def blocking_client(self) -> BlockingKernelClient:
         """A blocking client of this kernel, for use from another thread.
 
         Unlike ``BlockingKernelClient()`` fed with ``get_connection_info()``, it asks this
         manager, not heartbeats, whether the kernel lives: on a busy machine a slow
-        heartbeat makes a healthy kernel look dead.
+        heartbeat makes a healthy kernel look dead. Its sockets are under the grader's caps.
         """
-        client = BlockingKernelClient(parent=self)
+        client = JudgeClient(parent=self)
+        cap(client.context)
         client.load_connection_info(self.get_connection_info())
         return client
+
+    def check_disk(self) -> bool:
+        """Name, once, a work folder or /tmp the kernel has filled; True when one is full.
+
+        The grader looks at the sandbox's own mounts through its init's root.
+        """
+        running = self._running
+        if running is None or running.init is None:
+            return False
+        pid, started = running.init
+        full = False
+        for folder in (Path(os.path.abspath(self.workdir)), Path("/tmp")):
+            try:
+                room = os.statvfs(f"/proc/{pid}/root{folder}")
+            except OSError:
+                continue
+            if _start_time(pid) != started:  # another process took the pid meanwhile
+                return False
+            if room.f_bavail * room.f_frsize < DISK_FULL_MARGIN_BYTES or room.f_favail == 0:
+                full = True
+                where = "work folder" if folder != Path("/tmp") else "/tmp"
+                incident = (
+                    f"the kernel filled its {self.limits.disk_bytes / 2**20:g} MiB {where} "
+                    "(disk quota)"
+                )
+                if incident not in self._incidents:
+                    self._incidents.append(incident)
+        return full
 
     def format_kernel_cmd(self, extra_arguments=None):
         """The kernel's own command, run inside the sandbox under the limits."""
@@ -538,7 +739,6 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.transport = "ipc"
             self.ip = str(self._layout.sockets / "kernel")
             self.connection_file = str(self._layout.sockets / "connection.json")
-        _hand_over(workdir)
         return await super()._async_pre_start_kernel(**kw)
 
     pre_start_kernel = _async_pre_start_kernel
@@ -547,13 +747,21 @@ class SandboxedKernelManager(AsyncKernelManager):
         workdir = Path(os.path.abspath(self.workdir))
         files = {}
         with contextlib.ExitStack() as opened:
+            hidden = [Path(path) for path in self.hidden]
+            folders, copies = _copies(workdir, hidden)
+            for fd in copies.values():
+                opened.callback(os.close, fd)
             for cache in _font_caches():
                 with contextlib.suppress(OSError):
                     fd = os.open(cache, os.O_RDONLY | os.O_CLOEXEC)
                     opened.callback(os.close, fd)
                     files[f"/tmp/.cache/matplotlib/{cache.name}"] = fd
+            files.update(copies)
             kw["pass_fds"] = tuple(files.values())
-            command = _sandbox_command(kernel_cmd, workdir, self._layout, self.hidden, files)
+            command = _sandbox_command(
+                kernel_cmd, workdir, self._layout, self.hidden, files,
+                disk_bytes=self.limits.disk_bytes, folders=folders,
+            )
             await self._launch_in_sandbox(command, kw)
 
     async def _launch_in_sandbox(self, command, kw):
@@ -656,8 +864,9 @@ def kernel_manager(workdir, limits=Limits(), hide=()) -> SandboxedKernelManager:
     Parameters
     ----------
     workdir : str or Path
-        The kernel's working directory and the only folder it may write: a private scratch
-        copy of one student's notebooks. Run as root, its tree is handed to user 65534.
+        The kernel's working directory and the only folder it may write: inside the
+        sandbox, a copy of this folder in memory (``limits.disk_bytes``); the kernel's
+        writes never reach it.
     limits : Limits, optional
         Resource caps of the kernel.
     hide : iterable of str or Path, optional

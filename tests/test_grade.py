@@ -28,6 +28,7 @@ from instructor.example_class import (
 from instructor.grade import GRADES_FILE, grade_class
 from instructor.ledger import STATE_FILE, Ledger, load_state
 from instructor.report import REPORT_FILE, student_record
+from instructor.sandbox import Limits
 
 pytestmark = pytest.mark.slow
 
@@ -236,6 +237,12 @@ def expected_status(graded, student: str) -> str:
         ),
         "imports_deleted": f"{FIRST}: cell restored: imports",
         "huge_output": f"{FIRST}: output over the size limit was cut",
+        # Its answers are right: it keeps its marks, and the status names what it did.
+        "swells_when_judged": f"{FIRST}: output over the size limit was cut",
+        "fills_the_disk": (
+            f"{FIRST}: the kernel filled its {Limits().disk_bytes / 2**20:g} MiB work folder "
+            "(disk quota)"
+        ),
         "shadow_package": "other files ignored: course_utils/__init__.py, ipykernel_launcher.py",
         "symlinked_source": f"{FIRST} is a symbolic link: not followed, graded as missing",
         "duplicated_cell": f"{FIRST}: duplicated cell ignored: {first_answer}",
@@ -273,6 +280,8 @@ STUDENTS = [
     "forged_csv_row",
     "symlinked_source",
     "script_for_the_grader",
+    "swells_when_judged",
+    "fills_the_disk",
     # Honest quirks
     "stderr_debug_print",
     "duplicated_cell",

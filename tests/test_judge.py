@@ -9,9 +9,11 @@ grading runs both together (test_grade.py).
 import textwrap
 
 import nbformat
+import numpy as np
 import pytest
 from jupyter_client.manager import start_new_kernel
 
+from course_utils import wire
 from course_utils.runner import CheckRecord
 from instructor import judge
 
@@ -185,7 +187,123 @@ def test_a_grader_function_given_as_argument_runs_grader_side_as_a_callback(kern
     """)
     value, saw_source, name = judge.RemoteFunction(link, "apply")(_secret_backprop, 2.0)
     assert value == [6.0, ""]
-    assert saw_source is False and name.startswith("grader_function_")
+    assert saw_source is False and name == "function"
+
+
+def test_handed_functions_are_anonymous_and_their_failures_say_nothing(kernel, link):
+    """Names, qualnames, docstrings and error texts of handed functions are all alike: a
+    course_utils backprop whose name says where its bugs are crosses as a callback too."""
+    from course_utils import buggy_backward_propagation_n, forward_propagation_n
+
+    def _db3_without_m(x):
+        """db3 missing its 1/m (a hidden case's secret)."""
+        raise ValueError("hidden case db3_without_m: expected 0.25")
+
+    run_student(kernel, """
+        def describe(*functions):
+            seen = []
+            for function in functions:
+                try:
+                    function(1.0)
+                    error = None
+                except Exception as failure:
+                    error = str(failure)
+                seen.append([function.__name__, function.__qualname__, function.__doc__, error])
+            return seen
+    """)
+    seen = judge.RemoteFunction(link, "describe")(
+        _db3_without_m, buggy_backward_propagation_n, forward_propagation_n
+    )
+    # The forward pass runs in the kernel (it crosses by name), under the same disguise.
+    assert seen[0] == seen[1] == seen[2] == ["function", "function", None, wire.CALLBACK_REFUSED]
+
+
+def test_a_handle_kept_from_one_call_is_refused_in_the_next(kernel, link):
+    """A student keeps the correct reference handed in one case and asks it in another:
+    the handle's token belongs to its own call only; the status names the attempt."""
+    run_student(kernel, """
+        KEPT = []
+        def check(backward, x):
+            KEPT.append(backward)
+            answers = []
+            for kept in KEPT:
+                try:
+                    answers.append(kept(x))
+                except RuntimeError as failure:
+                    answers.append(str(failure))
+            return answers
+    """)
+    check = judge.RemoteFunction(link, "check")
+    assert check(lambda x: x + 1.0, 1.0) == [2.0]
+    assert check(lambda x: x - 1.0, 1.0) == [wire.CALLBACK_REFUSED, 0.0]
+    assert link.problems == [
+        "check called a function the grader handed it with arguments its test does not use "
+        "(a function handed to an earlier call, or none at all): refused"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("crafted", "why"),
+    [
+        ("np.ones((4, 3), dtype=np.int8)", "an array of dtype int8 (float64 expected)"),
+        ("np.ones((4, 3), dtype=np.longdouble)", "an array of dtype float128 (float64 expected)"),
+        ("np.array([None] * 3)", "data the grader does not take (numpy.ndarray of dtype object)"),
+        ("np.ones((4, 1))", None),  # a shape of the test's: accepted
+        ("np.ones((3000, 1))", "an array of shape (3000, 1), unlike the test's arrays"),
+        ("[np.ones((1, 3)), np.ones((4, 1, 1))]",
+         "an array of shape (4, 1, 1), unlike the test's arrays"),
+        ("2**200", "data the grader does not take (int too large)"),
+        ("'W1'", "a value of type str"),
+    ],
+)
+def test_a_callback_refuses_arguments_unlike_its_tests_before_any_work(kernel, link, crafted, why):
+    """int8 or long double arrays (no BLAS), objects, shapes crafted to broadcast big,
+    huge integers: refused before the grader's function runs, and named in the status."""
+    run_student(kernel, f"""
+        import numpy as np
+        def crafty(backward, X):
+            try:
+                return backward({crafted})
+            except RuntimeError as failure:
+                return str(failure)
+    """)
+    ran = []
+
+    def backward(data):
+        ran.append(True)
+        return 1.0
+
+    got = judge.RemoteFunction(link, "crafty")(backward, np.zeros((4, 3)))
+    if why is None:
+        assert got == 1.0 and ran and link.problems == []
+    else:
+        assert got == wire.CALLBACK_REFUSED and not ran
+        assert link.problems == [
+            f"crafty called a function the grader handed it with arguments its test does not "
+            f"use ({why}): refused"
+        ]
+
+
+def test_what_the_kernel_publishes_while_judged_is_dropped_counted_and_named(kernel):
+    """600 messages of 1 MiB published during one call: the call's result still arrives,
+    the output cap is hit and named, and the judge's client stops listening."""
+    km, _ = kernel
+    run_student(kernel, """
+        from IPython.display import display
+        def double(x):
+            for _ in range(600):
+                display({"text/plain": "x" * 2**20}, raw=True)
+            return 2 * x
+    """)
+    client = km.blocking_client()  # the judge's own (it unsubscribes from the output)
+    client.start_channels()
+    try:
+        link = judge.KernelLink(client, km.interrupt_kernel, lambda: None, timeout=30.0)
+        link.output_budget = 2**20
+        assert judge.RemoteFunction(link, "double")(3.0) == 6.0
+        assert link.problems == [judge.OUTPUT_CUT] and link.output_budget < 0
+    finally:
+        client.stop_channels()
 
 
 def test_course_utils_functions_cross_by_name_and_replaced_globals_reaches_the_kernel(kernel, link):
@@ -252,6 +370,38 @@ def test_hidden_inputs_never_reach_a_later_visible_report(kernel, link):
     assert verdicts[1].checks == (CheckRecord("triple runs", False, False),)
 
 
+def test_a_pinned_reference_answers_only_for_its_own_case(kernel, link):
+    """``only_on``: the correct backprop handed to a checker runs on the case's own cache
+    (recomputed in the kernel) and refuses a cache of the kernel's choosing."""
+    from course_utils import forward_propagation_n, gradient_check_n_test_case
+    from instructor.references import backward_propagation_n
+
+    run_student(kernel, """
+        def ask(forward, backward, parameters, X, Y):
+            _, cache = forward(X, Y, parameters)
+            own = backward(X, Y, cache)["dW1"]
+            _, chosen = forward(X, Y, {k: 1.01 * v for k, v in parameters.items()})
+            try:
+                backward(X, Y, chosen)
+                answer = "answered"
+            except RuntimeError as failure:
+                answer = str(failure)
+            return own, answer
+    """)
+    X, Y, parameters = gradient_check_n_test_case()
+    cache = forward_propagation_n(X, Y, parameters)[1]
+    pinned = judge.only_on(backward_propagation_n, X, Y, cache)
+    own, answer = judge.RemoteFunction(link, "ask")(
+        forward_propagation_n, pinned, parameters, X, Y
+    )
+    np.testing.assert_array_equal(own, backward_propagation_n(X, Y, cache)["dW1"])
+    assert answer == wire.CALLBACK_REFUSED
+    assert link.problems == [
+        "ask called a function the grader handed it with arguments its test does not use "
+        "(inputs of its own choosing, not the case's): refused"
+    ]
+
+
 def test_an_ignored_interrupt_stops_the_kernel_and_every_later_call_fails(kernel):
     km, kc = kernel
     run_student(kernel, """
@@ -272,3 +422,4 @@ def test_an_ignored_interrupt_stops_the_kernel_and_every_later_call_fails(kernel
         judge.RemoteFunction(link, "stubborn")(1.0)
     # This test runs last in the module: the kernel really is stuck now.
     km.shutdown_kernel(now=True)
+

@@ -253,9 +253,52 @@ def test_kernel_writes_only_its_own_folder(kernel, workdir):
     ]
     got = kernel.json(_attempts("write", [inside, *targets]))
     assert got[str(inside)] == "done"
-    assert inside.read_text() == "planted by the sandbox test"
+    assert kernel.json(f"import json; print(json.dumps(open({str(inside)!r}).read()))") == (
+        "planted by the sandbox test"
+    )
+    # The work folder is the sandbox's own copy, in memory: nothing reaches the host.
+    assert not inside.exists()
     for target in targets:
         assert not target.exists(), f"the kernel wrote {target} ({got[str(target)]})"
+
+
+_FILL = """
+import json, os
+written, error = 0, None
+try:
+    for number in range(64):  # 64 files of 16 MiB less a byte: each under the file-size cap
+        with open(os.path.join({folder!r}, f"fill-{{number}}.bin"), "wb") as fill:
+            for _ in range(16):
+                fill.write(bytes(2**20 - (_ == 15)))
+                written += 2**20
+except OSError as failure:
+    error = failure.strerror
+print(json.dumps([written, error]))
+"""
+
+
+def test_a_kernel_filling_its_disk_stops_at_its_quota_and_the_host_sees_nothing(tmp_path):
+    """64 files of 16 MiB (1 GiB) in the work folder, then in /tmp: each write stops at the
+    quota, the host's disk holds nothing of it, and the manager names the full folders."""
+    limits = Limits(disk_bytes=8 * 2**20)
+    started = Kernel(tmp_path, limits=limits)
+    try:
+        assert started.km.check_disk() is False and started.km.incidents == ()
+        for folder in (tmp_path, Path("/tmp")):
+            out = started.run(_FILL.format(folder=str(folder)))
+            # IPython's history thread, its database in a full /tmp, may say so after us.
+            line = next(line for line in out.splitlines() if line.startswith("["))
+            (written, error), _ = json.JSONDecoder().raw_decode(line)
+            assert error == "No space left on device"
+            assert written <= limits.disk_bytes
+        assert list(tmp_path.iterdir()) == []
+        assert started.km.check_disk() is True
+        assert started.km.incidents == (
+            "the kernel filled its 8 MiB work folder (disk quota)",
+            "the kernel filled its 8 MiB /tmp (disk quota)",
+        )
+    finally:
+        started.shutdown()
 
 
 def test_kernel_cannot_reach_the_graders_loopback(kernel):
@@ -331,16 +374,15 @@ def test_a_detached_child_dies_with_the_kernel(tmp_path):
     try:
         started.run(DETACH)
         deadline = time.monotonic() + 10
-        while not (tmp_path / "heartbeat").exists() and time.monotonic() < deadline:
+        beating = "import json, os; print(json.dumps(os.path.exists('heartbeat')))"
+        while not started.json(beating) and time.monotonic() < deadline:
             time.sleep(0.05)
         members = _members(started.host_pid())
         assert len(members) >= 3  # bwrap's init, the kernel, the daemon
     finally:
         started.shutdown()
+    # The daemon wrote into the sandbox's own work folder, gone with it; and so is the daemon.
     assert _still_running(members) == []
-    beat = (tmp_path / "heartbeat").read_text()
-    time.sleep(0.3)
-    assert (tmp_path / "heartbeat").read_text() == beat
 
 
 FORK_MANY = """
@@ -483,3 +525,21 @@ def test_a_kernel_ignoring_interrupts_is_stopped(tmp_path):
     assert km.incidents == ("the kernel ignored an interrupt for 1 s and was stopped",)
     assert len(members) == 2
     assert _still_running(members) == []
+
+
+def test_every_client_of_a_kernel_has_the_message_caps(kernel):
+    """nbclient's client (``km.client()``, a fresh zmq context) and the judge's blocking one:
+    every channel refuses oversized messages and queues few unread ones."""
+    import zmq
+
+    from instructor.sandbox import MAX_KERNEL_MESSAGE_BYTES, MAX_QUEUED_MESSAGES
+
+    for client in (kernel.km.client(), kernel.km.blocking_client()):
+        client.start_channels(hb=False)
+        try:
+            for channel in ("iopub", "shell", "stdin", "control"):
+                socket = getattr(client, f"{channel}_channel").socket
+                assert socket.getsockopt(zmq.MAXMSGSIZE) == MAX_KERNEL_MESSAGE_BYTES
+                assert socket.getsockopt(zmq.RCVHWM) == MAX_QUEUED_MESSAGES
+        finally:
+            client.stop_channels()
