@@ -93,9 +93,12 @@ KERNEL_ENV = {
 }
 # What the grader's own helper processes (unshare, setpriv, bwrap) get as environment.
 LAUNCHER_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
-# Mounts the staged sources in a private mount namespace, then runs the rest ("$@").
+# Mounts the staged sources (a folder, or "tmpfs:OPTIONS" for a new tmpfs) in a private
+# mount namespace, then runs the rest ("$@").
 _STAGE_SCRIPT = (
-    'set -e; while [ "$1" != "--" ]; do mount --bind "$1" "$2"; shift 2; done; '
+    'set -e; while [ "$1" != "--" ]; do case "$1" in '
+    'tmpfs:*) mount -t tmpfs -o "${1#tmpfs:}" tmpfs "$2";; '
+    '*) mount --bind "$1" "$2";; esac; shift 2; done; '
     'shift; exec "$@"'
 )
 
@@ -123,6 +126,9 @@ class Limits:
     disk_bytes : int
         Size of the work folder, and of ``/tmp``: each is a tmpfs of this size (in memory,
         so keep it small); a write beyond it fails with "No space left on device".
+    disk_files : int
+        Files and folders each of them may hold (run as root: bubblewrap alone cannot cap
+        them, and empty files cost the host's kernel memory, not tmpfs bytes).
     """
 
     memory_bytes: int = 2 * 2**30
@@ -131,6 +137,7 @@ class Limits:
     file_size_bytes: int = 16 * 2**20
     output_bytes: int = 2**20
     disk_bytes: int = 32 * 2**20
+    disk_files: int = 10_000
 
     def __post_init__(self):
         for field in fields(self):
@@ -366,7 +373,7 @@ def _copies(workdir: Path, hidden) -> tuple[list[str], dict[str, int]]:
 
 
 def _sandbox_command(
-    inner, workdir: Path, layout: _Layout, hide=(), files=None, disk_bytes=None, folders=()
+    inner, workdir: Path, layout: _Layout, hide=(), files=None, limits=None, folders=()
 ) -> list[str]:
     """The command that runs ``inner`` in a sandbox whose only writable folder is ``workdir``.
 
@@ -379,7 +386,7 @@ def _sandbox_command(
     default); ``folders`` are created in them and ``files`` maps paths inside them to open
     file descriptors, which bubblewrap copies in (the descriptors must be passed to it).
     """
-    disk_bytes = disk_bytes or Limits().disk_bytes
+    limits = limits or Limits()
     as_root = _running_as_root()
     system = [Path(folder) for folder in SYSTEM_FOLDERS if os.path.lexists(folder)]
     links = [path for path in system if path.is_symlink()]
@@ -425,11 +432,22 @@ def _sandbox_command(
         _tool("bwrap"),
         "--dev", "/dev",
         "--proc", "/proc",
-        "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/tmp",
     ]  # fmt: skip
-    # The work folder lives in memory too, with its own size: no write reaches the host.
-    mounts.append((len(workdir.parts), 3, ["--perms", "1777", "--size", str(disk_bytes),
-                                           "--tmpfs", str(workdir)]))
+    # The work folder and /tmp live in memory, each of its own size: no write reaches the
+    # host. As root they are mounted in the staging namespace, where the number of files
+    # can be capped too; bubblewrap's own tmpfs caps the size only.
+    for folder in (Path("/tmp"), workdir):
+        if as_root:
+            point = layout.stage_point()
+            options = f"size={limits.disk_bytes},nr_inodes={limits.disk_files},mode=1777"
+            staged += [f"tmpfs:{options}", str(point)]
+            mount = ["--bind", str(point), str(folder)]
+        else:
+            mount = ["--perms", "1777", "--size", str(limits.disk_bytes), "--tmpfs", str(folder)]
+        if folder == Path("/tmp"):
+            args += mount
+        else:
+            mounts.append((len(folder.parts), 3, mount))
     for _, _, mount in sorted(mounts, key=lambda m: (m[0], m[1], m[2][-1])):
         args += mount
     for folder in folders:
@@ -760,7 +778,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             kw["pass_fds"] = tuple(files.values())
             command = _sandbox_command(
                 kernel_cmd, workdir, self._layout, self.hidden, files,
-                disk_bytes=self.limits.disk_bytes, folders=folders,
+                limits=self.limits, folders=folders,
             )
             await self._launch_in_sandbox(command, kw)
 
