@@ -42,7 +42,10 @@ def forward_propagation_n(X, Y, parameters):
     A3 = sigmoid(Z3)
 
     # Cross-entropy: -log of the probability the network gives to the true label.
-    # (Written as 1 / m * sum(...) so the published figures come out to the last digit.)
+    # (Written as 1 / m * sum(...), the classic's order of operations. The published figures'
+    # last digit still depends on the BLAS kernels numpy is given: the buggy figure reads
+    # ...623 as the classic's did, ...624 with OpenBLAS's Haswell kernels; tests accept
+    # constants.BLAS_ULPS units in the last place.)
     cost = 1 / m * np.sum(-np.log(A3) * Y - np.log(1 - A3) * (1 - Y))
 
     cache = (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
