@@ -65,6 +65,17 @@ def is_answer(cell) -> bool:
     return _nbgrader(cell) and utils.is_solution(cell)
 
 
+def is_autograded_answer(cell) -> bool:
+    """Code the student writes and the tests grade (no points of its own): the functions
+    the judge calls."""
+    return (
+        _nbgrader(cell)
+        and cell.get("cell_type") == "code"
+        and utils.is_solution(cell)
+        and not utils.is_grade(cell)
+    )
+
+
 def is_graded(cell) -> bool:
     """A cell with points: a test, a written or coded answer graded by hand, or a task."""
     return _nbgrader(cell) and (utils.is_grade(cell) or utils.is_task(cell))
@@ -79,6 +90,12 @@ def is_given(cell) -> bool:
         and not utils.is_grade(cell)
         and not utils.is_solution(cell)
     )
+
+
+def is_locked(cell) -> bool:
+    """A cell nbgrader restores from the gradebook into every submission: a test or given
+    code or text (an answer never is)."""
+    return _nbgrader(cell) and utils.is_locked(cell)
 
 
 def has_comment(cell) -> bool:

@@ -378,9 +378,8 @@ def _gradebook_matches(course: Course) -> bool:
     """
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.utils import is_grade, is_locked
 
-    from instructor.cells import is_answer
+    from instructor.cells import is_locked
 
     with Gradebook(course.db_url, course.course_id) as gb:
         try:
@@ -390,7 +389,7 @@ def _gradebook_matches(course: Course) -> bool:
         for name in course.notebooks:
             nb = nbformat.read(course.source_dir / name, as_version=4)
             for cell in nb.cells:
-                if is_answer(cell) or not (is_grade(cell) or is_locked(cell)):
+                if not is_locked(cell):
                     continue
                 grade_id = cell.metadata["nbgrader"]["grade_id"]
                 try:

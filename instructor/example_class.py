@@ -18,10 +18,8 @@ from pathlib import Path
 import nbformat
 
 from course_utils import PUBLISHED_DIFFERENCE_1D, PUBLISHED_DIFFERENCE_N_BUGGY
+from instructor.cells import BEGIN_SOLUTION, END_SOLUTION, grade_id, is_answer, is_test
 from instructor.course import CONFIG_FILE, notebook_names
-
-BEGIN_SOLUTION = "### BEGIN SOLUTION"
-END_SOLUTION = "### END SOLUTION"
 
 # The function the wrong_types student breaks, and the published numbers the
 # hard_coded student pastes instead of computing them.
@@ -258,9 +256,10 @@ def solution_regions(source: str) -> list[list[str]] | None:
     """Return the lines between each BEGIN/END SOLUTION pair, or None when there are no markers."""
     regions, current = [], None
     for line in source.splitlines():
-        if line.strip() == BEGIN_SOLUTION:
+        # Found as nbgrader's ClearSolutions finds them: anywhere in a line.
+        if BEGIN_SOLUTION in line:
             current = []
-        elif line.strip() == END_SOLUTION:
+        elif END_SOLUTION in line:
             regions.append(current or [])
             current = None
         elif current is not None:
@@ -303,32 +302,19 @@ def fill_answer(released: str, source: str, stub: list[str]) -> str:
     return "\n".join(out)
 
 
-def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def _is_answer(cell) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
-
-
-def _is_test(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
-
-
 def solve(released, source, config_file: Path = CONFIG_FILE):
     """Return a copy of the released notebook with every answer cell solved from `source`."""
     code_stub, text_stub = _stubs(config_file)
-    solutions = {_grade_id(c): c for c in source.cells if _is_answer(c)}
+    solutions = {grade_id(c): c for c in source.cells if is_answer(c)}
     nb = copy.deepcopy(released)
     for cell in nb.cells:
-        if not _is_answer(cell):
+        if not is_answer(cell):
             continue
-        grade_id = _grade_id(cell)
-        if grade_id not in solutions:
-            raise KeyError(f"answer cell {grade_id!r} of the release is not in the source")
+        answer_id = grade_id(cell)
+        if answer_id not in solutions:
+            raise KeyError(f"answer cell {answer_id!r} of the release is not in the source")
         stub = code_stub if cell.cell_type == "code" else text_stub
-        cell.source = fill_answer(cell.source, solutions[grade_id].source, stub)
+        cell.source = fill_answer(cell.source, solutions[answer_id].source, stub)
     return nb
 
 
@@ -344,7 +330,7 @@ def _function_cell(notebooks: Notebooks, function: str):
     pattern = re.compile(rf"^\s*def {re.escape(function)}\(", re.MULTILINE)
     for nb in notebooks.values():
         for cell in getattr(nb, "cells", []):
-            if _is_answer(cell) and cell.cell_type == "code" and pattern.search(cell.source):
+            if is_answer(cell) and cell.cell_type == "code" and pattern.search(cell.source):
                 return cell
     raise ValueError(
         f"no answer cell defines {function}() in {sorted(notebooks)}; "
@@ -442,11 +428,11 @@ def example_class(solved: Notebooks, blank: Notebooks, source_dir=None) -> dict[
 
     def first_answer(nbs: Notebooks, name: str):
         return _first(
-            nbs[name].cells, lambda c: _is_answer(c) and c.cell_type == "code", "answer cell", name
+            nbs[name].cells, lambda c: is_answer(c) and c.cell_type == "code", "answer cell", name
         )
 
     def first_test(nbs: Notebooks, name: str):
-        return _first(nbs[name].cells, _is_test, "test cell", name)
+        return _first(nbs[name].cells, is_test, "test cell", name)
 
     students: dict[str, Notebooks] = {}
     students["full_solution"] = students_copy()
@@ -475,7 +461,7 @@ def example_class(solved: Notebooks, blank: Notebooks, source_dir=None) -> dict[
 
     nbs = students_copy()
     for cell in nbs[first].cells:
-        if _is_answer(cell) and cell.cell_type == "code":
+        if is_answer(cell) and cell.cell_type == "code":
             _append(cell, "def unfinished(:")
     students["syntax_error"] = nbs
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import matplotlib
+import nbformat
 import pytest
 
 # Headless and in-process only: an MPLBACKEND variable would also reach Jupyter kernels that
@@ -14,6 +15,8 @@ import pytest
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+
+from instructor import cells
 
 # A real PostgreSQL server (postgresql_url) and the export tests' small gradebook.
 pytest_plugins = ["postgres"]
@@ -23,18 +26,16 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks" / "gradient_che
 
 def _kept(cell):
     """True for solution cells and locked given code; false for graded tests and demo cells."""
-    meta = cell["metadata"].get("nbgrader")
-    if cell["cell_type"] != "code" or not meta or meta.get("grade"):
-        return False
-    return bool(meta.get("solution") or meta.get("locked"))
+    return cells.is_autograded_answer(cell) or cells.is_given(cell)
 
 
 @functools.cache
 def _notebook_code(prefix):
     """The kept cells' sources of the one source notebook whose name starts with prefix."""
     (path,) = NOTEBOOKS.glob(f"{prefix}_*.ipynb")
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    sources = ["".join(cell["source"]) for cell in cells if _kept(cell)]
+    # nbgrader's role functions read attributes: the cells as nbformat's nodes, not plain dicts.
+    found = nbformat.from_dict(json.loads(path.read_text(encoding="utf-8"))["cells"])
+    sources = ["".join(cell["source"]) for cell in found if _kept(cell)]
     return path.name, tuple(sources)
 
 
