@@ -30,6 +30,7 @@ import zmq
 
 from course_utils import wire
 from course_utils.runner import CheckRecord, recording_checks
+from instructor import cells
 from instructor.limits import CELL_TIMEOUT_SECONDS
 from instructor.problems import RunProblem
 
@@ -554,8 +555,7 @@ def student_functions(source_nb) -> list[str]:
     """Names of the functions the student writes: top-level defs of solution code cells."""
     names = []
     for cell in source_nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade"):
+        if cells.is_autograded_answer(cell):
             with contextlib.suppress(SyntaxError):
                 names += [
                     n.name for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)
@@ -568,8 +568,7 @@ def given_definitions(source_nb) -> list[str]:
     kept = []
     allowed = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
     for cell in source_nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("locked") or meta.get("grade"):
+        if not cells.is_given(cell):
             continue
         try:
             body = ast.parse(cell.source).body
@@ -587,13 +586,7 @@ def given_definitions(source_nb) -> list[str]:
 
 def test_cells(source_nb) -> list:
     """The graded code cells (autograder tests) of a notebook, in order."""
-    return [
-        cell
-        for cell in source_nb.cells
-        if cell.cell_type == "code"
-        and cell.metadata.get("nbgrader", {}).get("grade")
-        and not cell.metadata.get("nbgrader", {}).get("solution")
-    ]
+    return [cell for cell in source_nb.cells if cells.is_test(cell)]
 
 
 def namespace_for(source_nb, link: KernelLink) -> dict:
@@ -638,16 +631,14 @@ def verdict_data(verdict: Verdict) -> dict:
     }
 
 
-BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
-END_HIDDEN = "### END HIDDEN TESTS"
-
-
 def split_test(source: str) -> tuple[str, str]:
     """A test cell's source as (visible part, hidden part): the hidden part is the hidden
-    block and everything after it (``hidden.finish()``), line numbers kept."""
+    block and everything after it (``hidden.finish()``), line numbers kept. The block
+    starts where nbgrader's release starts cutting it (:data:`instructor.cells.BEGIN_HIDDEN`
+    anywhere in a line), so what a student never saw is never judged as visible."""
     lines = source.splitlines(keepends=True)
     for index, line in enumerate(lines):
-        if line.strip() == BEGIN_HIDDEN:
+        if cells.BEGIN_HIDDEN in line:
             return "".join(lines[:index]), "\n" * index + "".join(lines[index:])
     return source, ""
 

@@ -423,3 +423,24 @@ def test_an_ignored_interrupt_stops_the_kernel_and_every_later_call_fails(kernel
     # This test runs last in the module: the kernel really is stuck now.
     km.shutdown_kernel(now=True)
 
+
+
+@pytest.mark.parametrize(
+    "begin", ["### BEGIN HIDDEN TESTS", "# BEGIN HIDDEN TESTS", "BEGIN HIDDEN TESTS  "]
+)
+def test_the_judge_hides_what_nbgrader_cuts_from_the_release(begin):
+    """nbgrader's release is the oracle: a line it cuts is never judged as visible."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    source = (
+        f'checker.equal("one", 1, 1)\n{begin}\nhidden.equal("secret", 2, 2)\n'
+        "### END HIDDEN TESTS\n"
+    )
+    cell = nbformat.v4.new_code_cell(
+        source, metadata={"nbgrader": {"grade": True, "solution": False, "locked": True,
+                                       "grade_id": "t", "points": 1}}
+    )
+    released, _ = ClearHiddenTests().preprocess_cell(cell, {}, 0)
+    visible, hidden = judge.split_test(source)
+    assert visible.strip() == released.source.strip()  # students saw exactly the visible part
+    assert "secret" in hidden and "secret" not in visible
