@@ -604,6 +604,36 @@ def complex_step_reference(X, Y, parameters, h=1e-20):
     return grad
 
 
+def storing_theta_on_the_course_case(epsilon=EPSILON):
+    """Notebooks 3 and 4: what storing theta +/- eps adds to the course case's check at EPSILON.
+
+    Its bound is u |theta_i| / (2 eps) of entry i. Measured against the complex-step gradient:
+    each centered difference divided by 2 eps (as the lesson's checks do), then by the exact
+    distance between the two stored points, which leaves only the rounding of J (truncation is
+    about 1e-16 at this step).
+    """
+    X, Y, parameters = gradient_check_n_test_case()
+    theta, _ = dictionary_to_vector(parameters)
+    reference = complex_step_reference(X, Y, parameters)
+    out = {"largest u |theta_i| / (2 eps)": float(
+        UNIT_ROUNDOFF * np.max(np.abs(theta)) / (2 * epsilon))}
+    for name, forward in (("classic", forward_propagation_n),
+                          ("softplus", stable_forward_propagation_n)):
+        by_2eps, by_distance = np.zeros_like(theta), np.zeros_like(theta)
+        for i in range(theta.shape[0]):
+            plus, minus = theta.copy(), theta.copy()
+            plus[i] += epsilon
+            minus[i] -= epsilon
+            J_plus, _ = forward(X, Y, vector_to_dictionary(plus))
+            J_minus, _ = forward(X, Y, vector_to_dictionary(minus))
+            distance = float(Fraction(float(plus[i, 0])) - Fraction(float(minus[i, 0])))
+            by_2eps[i] = (J_plus - J_minus) / (2 * epsilon)
+            by_distance[i] = (J_plus - J_minus) / distance
+        out[f"{name}, divided by 2 eps"] = relative_difference(reference, by_2eps)
+        out[f"{name}, divided by the stored distance"] = relative_difference(reference, by_distance)
+    return out
+
+
 def practice_precision():
     """Notebook 4, section 2: the course case's 1.19e-7 against an exact reference."""
     X, Y, parameters = gradient_check_n_test_case()
@@ -766,6 +796,8 @@ def practice_sections():
     """Notebook 4's measurements, titled for main."""
     return {
         "notebook 4: precision on the course case": practice_precision(),
+        "notebooks 3-4: storing theta +/- eps on the course case":
+            storing_theta_on_the_course_case(),
         "notebook 4: difference methods on f'(1.5)": practice_methods(),
         "notebook 4: one-sided slopes near a kink (forward, backward, gap)": {
             f"{eps:g}": f"{f:.10f} {b:.10f} {g:.1e}" for eps, (f, b, g) in practice_kink().items()},

@@ -307,6 +307,21 @@ def test_04_the_complex_step_reference_and_the_softplus_cost():
     assert abs(numbers["float32 machine epsilon"] / numbers["classic cost at 1e-7"] - 1) > 2e-3
 
 
+def test_03_04_storing_theta_plus_minus_epsilon_adds_little_on_the_course_case():
+    """03 noise_blocks: storing theta_i +/- eps moves an entry by at most u |theta_i| / (2 eps)
+    of itself, under 1.2e-9 here; 04 float32_intro: divided by the distance between the
+    stored points, the softplus check still reads 1.05e-9 (1.10e-9 divided by 2 eps)."""
+    numbers = lesson_numbers.storing_theta_on_the_course_case()
+    bound = numbers["largest u |theta_i| / (2 eps)"]
+    assert 1e-9 < bound < 1.2e-9
+    by_2eps = numbers["softplus, divided by 2 eps"]
+    by_distance = numbers["softplus, divided by the stored distance"]
+    assert round(by_2eps, 11) == 1.10e-9 and round(by_distance, 11) == 1.05e-9
+    assert abs(by_2eps - by_distance) < bound  # the storage part stays within its bound
+    assert math.isclose(numbers["classic, divided by the stored distance"],
+                        PUBLISHED_DIFFERENCE_N_CORRECT, rel_tol=1e-3)
+
+
 def test_04_dead_units_zero_20_of_47_entries_at_the_course_case():
     """04 verdict_reading: 20 of 47 entries are exactly zero; one unit off in layer 1, two in
     layer 2."""
