@@ -173,8 +173,9 @@ def check_gradients_test(check_gradients):
             "the one-sided slopes, or say 'inconclusive'",
         )
 
-    # Weights 20 times the course case's: the sigmoid rounds to exactly 1 for an example
-    # labelled 0, and -log(1 - 1) = inf times the label 0 of another example is NaN.
+    # Weights 20 times the course case's: the sigmoid rounds to exactly 1 for all three
+    # examples, and for the two labelled 1, -log(1 - 1) = inf times their weight 1 - y = 0 is
+    # NaN (nothing overflows).
     huge = {name: 20 * value for name, value in parameters.items()}
     case = "a point where the cost is not a number"
     ok, verdicts = checker.call(
