@@ -127,6 +127,10 @@ def _dask_run(client, as_completed) -> Callable:
                         yield key, None, f"{type(error).__name__}: {error}"
                     else:
                         retried.add(key)
+                        if shared.status != "finished":
+                            # The copies of the sources died with their workers (a worker that
+                            # joined after the broadcast had none): send them out again.
+                            shared = client.scatter(sources, broadcast=True)
                         again = client.submit(run_job, submitted[key], shared, pure=False,
                                               key=f"grade-{key}-again")
                         futures[again] = key
