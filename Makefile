@@ -30,8 +30,9 @@ $(STAMP): pyproject.toml
 lint: setup
 	ruff check course_utils tests benchmarks instructor student nbgrader_config.py notebooks
 
+# One pytest worker per core; a file's tests stay on one worker (they share class fixtures).
 test: setup lint
-	python -m pytest
+	python -m pytest -n auto --dist loadfile
 
 test-fast: setup
 	python -m pytest -m "not slow and not browser"
