@@ -33,13 +33,11 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from instructor import judge, sandbox
-from instructor.limits import CELL_TIMEOUT_SECONDS
+from instructor.limits import CELL_TIMEOUT_SECONDS, UNSANDBOXED_OUTPUT_BYTES
 from instructor.problems import RunProblem
 
 # How long a cell waits for output once its kernel's output channel was cut (none comes).
 CUT_IOPUB_TIMEOUT_SECONDS = 0
-# What a trusted class's kernel may print when it runs without the sandbox's limits.
-UNSANDBOXED_OUTPUT_BYTES = 2 * 2**20
 
 
 @dataclass

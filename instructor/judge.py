@@ -31,19 +31,17 @@ import zmq
 from course_utils import wire
 from course_utils.runner import CheckRecord, recording_checks
 from instructor import cells
-from instructor.limits import CELL_TIMEOUT_SECONDS
+from instructor.limits import (
+    CELL_TIMEOUT_SECONDS,
+    INTERRUPT_GRACE_SECONDS,
+    MAX_CALLBACK_REPLY_CHARS,
+    MAX_CALLBACK_REQUEST_CHARS,
+    MAX_CALLBACKS_PER_CALL,
+    MAX_REPORT_CHARS,
+    NOTEBOOK_BUDGET_SECONDS,
+)
 from instructor.problems import RunProblem
 
-# How long the kernel gets to answer an interrupt before it is stopped for good.
-INTERRUPT_GRACE_SECONDS = 5.0
-# What all the calls the tests of one notebook make may take together.
-NOTEBOOK_BUDGET_SECONDS = 240.0
-# What the kernel may ask of the grader's own functions (callbacks) during one call.
-MAX_CALLBACKS_PER_CALL = 5000
-MAX_CALLBACK_REQUEST_CHARS = 4 * 2**20
-MAX_CALLBACK_REPLY_CHARS = 16 * 2**20
-# What one test cell may print on the grader's side (visible-check lines).
-MAX_REPORT_CHARS = 20_000
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,60}")
 
 

@@ -1,12 +1,48 @@
-"""Grading's named limits, defined once: time-outs, sizes and batches.
+"""Grading's named limits, defined once: time-outs, caps, budgets and batches.
 
-The sandbox's own caps (memory, processes, CPU, disk, output of a sandboxed kernel) are
-:class:`instructor.sandbox.Limits`; the judge's budgets are in :mod:`instructor.judge`.
+Each module that enforces one imports it from here; :class:`instructor.sandbox.Limits`
+takes its defaults from the ``KERNEL_*`` caps below.
 """
 
+# Time-outs and budgets.
 # A looping cell is interrupted after this many seconds, and a call a test makes into the
 # student's kernel gets as long; later cells still run (nbgrader_config.py: Execute.timeout).
 CELL_TIMEOUT_SECONDS = 15
+# How long the kernel gets to answer an interrupt before it is stopped for good.
+INTERRUPT_GRACE_SECONDS = 5.0
+# What all the calls the tests of one notebook make may take together.
+NOTEBOOK_BUDGET_SECONDS = 240.0
+
+# What the judge takes from the kernel and gives back.
+# What the kernel may ask of the grader's own functions (callbacks) during one call.
+MAX_CALLBACKS_PER_CALL = 5000
+MAX_CALLBACK_REQUEST_CHARS = 4 * 2**20
+MAX_CALLBACK_REPLY_CHARS = 16 * 2**20
+# What one test cell may print on the grader's side (visible-check lines).
+MAX_REPORT_CHARS = 20_000
+
+# One sandboxed kernel (the defaults of instructor.sandbox.Limits; see its docstring).
+KERNEL_MEMORY_BYTES = 2 * 2**30
+KERNEL_PROCESSES = 64
+KERNEL_CPU_SECONDS = 120
+KERNEL_FILE_SIZE_BYTES = 16 * 2**20
+# Output a notebook may produce (streams and displays) in the sandbox.
+KERNEL_OUTPUT_BYTES = 2**20
+KERNEL_DISK_BYTES = 32 * 2**20
+KERNEL_DISK_FILES = 10_000
+# What a trusted class's kernel may print when it runs without the sandbox's limits.
+UNSANDBOXED_OUTPUT_BYTES = 2 * 2**20
+# The largest message the grader accepts from a kernel, and how many unread messages each
+# of its sockets may hold: whatever a kernel sends, a channel holds at most their product
+# (a notebook's whole output is capped at far less; results and callbacks are small).
+MAX_KERNEL_MESSAGE_BYTES = 8 * 2**20
+MAX_QUEUED_MESSAGES = 8
+# A folder with less room left than this is full (a file's last block may not fit).
+DISK_FULL_MARGIN_BYTES = 256 * 2**10
+# The most entries of the caller's work folder copied into the sandbox.
+MAX_COPIED_ENTRIES = 1000
+
+# What the grader reads and writes.
 # A submitted notebook larger than this is not read (the course's are a few hundred kB).
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 # Each student-controlled part of a status (a file name, an exception's message) is cut to

@@ -60,6 +60,20 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Float, Instance, List, Unicode
 
+from instructor.limits import (
+    DISK_FULL_MARGIN_BYTES,
+    KERNEL_CPU_SECONDS,
+    KERNEL_DISK_BYTES,
+    KERNEL_DISK_FILES,
+    KERNEL_FILE_SIZE_BYTES,
+    KERNEL_MEMORY_BYTES,
+    KERNEL_OUTPUT_BYTES,
+    KERNEL_PROCESSES,
+    MAX_COPIED_ENTRIES,
+    MAX_KERNEL_MESSAGE_BYTES,
+    MAX_QUEUED_MESSAGES,
+)
+
 SANDBOX_UID = 65534
 SANDBOX_GID = 65534
 INSTALL_HINT = "apt-get install -y --no-install-recommends bubblewrap"
@@ -69,15 +83,6 @@ TRUSTED_PACKAGES = ("course_utils",)
 # The machine's folders a sandbox sees (read-only), besides the Python environment: the
 # programs, libraries and settings a kernel needs. Nothing else of the machine is there.
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
-# The largest message the grader accepts from a kernel, and how many unread messages each
-# of its sockets may hold: whatever a kernel sends, a channel holds at most their product
-# (a notebook's whole output is capped at far less; results and callbacks are small).
-MAX_KERNEL_MESSAGE_BYTES = 8 * 2**20
-MAX_QUEUED_MESSAGES = 8
-# A folder with less room left than this is full (a file's last block may not fit).
-DISK_FULL_MARGIN_BYTES = 256 * 2**10
-# The most entries of the caller's work folder copied into the sandbox.
-MAX_COPIED_ENTRIES = 1000
 # Fewer threads (each counts against the process cap) and a smaller address space.
 KERNEL_ENV = {
     "HOME": "/tmp",
@@ -131,13 +136,13 @@ class Limits:
         them, and empty files cost the host's kernel memory, not tmpfs bytes).
     """
 
-    memory_bytes: int = 2 * 2**30
-    processes: int = 64
-    cpu_seconds: int = 120
-    file_size_bytes: int = 16 * 2**20
-    output_bytes: int = 2**20
-    disk_bytes: int = 32 * 2**20
-    disk_files: int = 10_000
+    memory_bytes: int = KERNEL_MEMORY_BYTES
+    processes: int = KERNEL_PROCESSES
+    cpu_seconds: int = KERNEL_CPU_SECONDS
+    file_size_bytes: int = KERNEL_FILE_SIZE_BYTES
+    output_bytes: int = KERNEL_OUTPUT_BYTES
+    disk_bytes: int = KERNEL_DISK_BYTES
+    disk_files: int = KERNEL_DISK_FILES
 
     def __post_init__(self):
         for field in fields(self):

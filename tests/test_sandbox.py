@@ -550,7 +550,7 @@ def test_every_client_of_a_kernel_has_the_message_caps(kernel):
     every channel refuses oversized messages and queues few unread ones."""
     import zmq
 
-    from instructor.sandbox import MAX_KERNEL_MESSAGE_BYTES, MAX_QUEUED_MESSAGES
+    from instructor.limits import MAX_KERNEL_MESSAGE_BYTES, MAX_QUEUED_MESSAGES
 
     for client in (kernel.km.client(), kernel.km.blocking_client()):
         client.start_channels(hb=False)
