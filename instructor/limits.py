@@ -30,6 +30,8 @@ KERNEL_FILE_SIZE_BYTES = 16 * 2**20
 KERNEL_OUTPUT_BYTES = 2**20
 KERNEL_DISK_BYTES = 32 * 2**20
 KERNEL_DISK_FILES = 10_000
+# Open files of each process: memfd and pipe memory escapes the address-space cap.
+KERNEL_OPEN_FILES = 128
 # What a trusted class's kernel may print when it runs without the sandbox's limits.
 UNSANDBOXED_OUTPUT_BYTES = 2 * 2**20
 # The largest message the grader accepts from a kernel, and how many unread messages each

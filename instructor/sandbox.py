@@ -67,6 +67,7 @@ from instructor.limits import (
     KERNEL_DISK_FILES,
     KERNEL_FILE_SIZE_BYTES,
     KERNEL_MEMORY_BYTES,
+    KERNEL_OPEN_FILES,
     KERNEL_OUTPUT_BYTES,
     KERNEL_PROCESSES,
     MAX_COPIED_ENTRIES,
@@ -134,6 +135,10 @@ class Limits:
     disk_files : int
         Files and folders each of them may hold (run as root: bubblewrap alone cannot cap
         them, and empty files cost the host's kernel memory, not tmpfs bytes).
+    open_files : int
+        Open files of each process (RLIMIT_NOFILE): memory a process keeps in anonymous
+        files (``memfd_create``) or pipes escapes the address-space cap, so this times
+        ``file_size_bytes`` bounds it.
     """
 
     memory_bytes: int = KERNEL_MEMORY_BYTES
@@ -143,6 +148,7 @@ class Limits:
     output_bytes: int = KERNEL_OUTPUT_BYTES
     disk_bytes: int = KERNEL_DISK_BYTES
     disk_files: int = KERNEL_DISK_FILES
+    open_files: int = KERNEL_OPEN_FILES
 
     def __post_init__(self):
         for field in fields(self):
@@ -495,6 +501,7 @@ def _limited(command, limits: Limits) -> list[str]:
         # SIGXCPU at the soft limit: the exit status then tells a CPU cap from a kill.
         f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 1}",
         f"--fsize={limits.file_size_bytes}",
+        f"--nofile={limits.open_files}",
         "--core=0",
         "--",
         *command,

@@ -442,6 +442,31 @@ def test_memory_and_process_caps_hold(tmp_path):
         started.shutdown()
 
 
+def test_memory_in_anonymous_files_is_bounded_by_the_open_file_cap(tmp_path):
+    """memfd_create's files are memory outside the address-space cap: 40 of 16 MiB took
+    640 MB of the host's memory. Each is capped by the file size, their number by the
+    open-file cap."""
+    limits = Limits(open_files=128, file_size_bytes=2**20)
+    started = Kernel(tmp_path, limits=limits)
+    try:
+        made, error = started.json(
+            "import json, os\n"
+            "made, error = [], None\n"
+            "try:\n"
+            "    for _ in range(10_000):\n"
+            "        made.append(os.memfd_create('m'))\n"
+            "        os.write(made[-1], bytes(2**20 - 1))\n"
+            "except OSError as failure:\n"
+            "    error = failure.strerror\n"
+            "for fd in made:\n"
+            "    os.close(fd)  # the kernel needs descriptors to answer\n"
+            "print(json.dumps([len(made), error]))"
+        )
+    finally:
+        started.shutdown()
+    assert error == "Too many open files" and made < limits.open_files
+
+
 def test_file_size_cap_holds(kernel):
     outcome = kernel.json(
         "import json\n"
