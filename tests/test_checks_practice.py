@@ -35,6 +35,7 @@ from course_utils.practice import (
     squire_trapp_derivative,
 )
 from course_utils.wire import qualified_name
+from instructor.cells import is_answer
 from instructor.references import backward_propagation_n as reference_backward
 from instructor.references import (
     leaky_backward_propagation_n,
@@ -53,8 +54,7 @@ def solutions():
                  "dictionary_to_vector": dictionary_to_vector,
                  "vector_to_dictionary": vector_to_dictionary}
     for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution"):
+        if cell.cell_type == "code" and is_answer(cell):
             exec(cell.source, namespace)  # the repository's own notebook
     return namespace
 
@@ -540,7 +540,7 @@ def test_the_release_leaves_every_gradient_tool_to_the_student():
     release = (NOTEBOOK.parent.parent.parent / "release" / "gradient_checking" / NOTEBOOK.name)
     given = set()
     for cell in nbformat.read(release, as_version=4).cells:
-        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("solution"):
+        if cell.cell_type == "code" and not is_answer(cell):
             given |= {node.name for node in ast.walk(ast.parse(cell.source))
                       if isinstance(node, ast.FunctionDef)}
     assert given == {"relu_maximum", "relu_real_part", "complex_forward_propagation_n",

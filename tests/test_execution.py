@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from instructor import execution, judge
+from instructor.cells import is_answer
 from instructor.course import REPO_ROOT, SOURCE_ROOT, find_assignment
 
 NOTEBOOKS = SOURCE_ROOT / find_assignment(SOURCE_ROOT)
@@ -159,7 +160,7 @@ def test_the_graders_memory_stays_bounded_whatever_a_judged_kernel_publishes():
     texts = []
     for sizes in ([2**20] * 600, [160 * 2**20] + [40 * 2**20] * 12):
         nb = _example_students()["full_solution"][path.name]
-        answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+        answer = next(c for c in nb.cells if is_answer(c))
         answer.source += "\n" + SWELL_WHEN_JUDGED.format(sizes=sizes)
         texts.append(nbformat.writes(nb))
     done = subprocess.run(
@@ -182,7 +183,7 @@ def test_a_message_over_the_size_cap_while_running_is_named_and_costs_no_marks()
 
     (path,) = NOTEBOOKS.glob("01_*.ipynb")
     nb = _example_students()["full_solution"][path.name]
-    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    answer = next(c for c in nb.cells if is_answer(c))
     answer.source += (
         '\nfrom IPython.display import display\ndisplay({"text/plain": "x" * 20 * 2**20}, raw=True)'
     )

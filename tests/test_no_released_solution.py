@@ -43,7 +43,7 @@ import pytest
 
 import course_utils
 from course_utils import CheckFailed, HiddenChecks
-from instructor import judge
+from instructor import cells, judge
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "notebooks" / "gradient_checking"
@@ -114,9 +114,7 @@ def _reference_arguments(source, name):
 
 
 def _solution_sources(nb):
-    return [cell.source for cell in nb.cells if cell.cell_type == "code"
-            and cell.metadata.get("nbgrader", {}).get("solution")
-            and not cell.metadata.get("nbgrader", {}).get("grade")]
+    return [cell.source for cell in nb.cells if cells.is_autograded_answer(cell)]
 
 
 @functools.cache

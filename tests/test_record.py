@@ -13,10 +13,9 @@ import shutil
 
 import nbformat
 import pytest
-from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from instructor import judge
+from instructor import cells, judge
 from instructor.course import (
     SOURCE_ROOT,
     find_assignment,
@@ -46,7 +45,7 @@ def executed(nb):
     tests = 0
     for count, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
         cell.execution_count = count + 1
-        if utils.is_grade(cell) and not utils.is_solution(cell):
+        if cells.is_test(cell):
             grade_id = cell.metadata.nbgrader["grade_id"]
             passed = tests % 2 == 0
             tests += 1
