@@ -24,6 +24,8 @@ from pathlib import Path
 
 import nbformat
 
+from instructor import cells
+
 # Debian's package; CHROMIUM_PATH points elsewhere (another distribution, a local build).
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -66,8 +68,6 @@ RUN_ALL_SETTLED_JS = r"""(stderrMime) => {
     const error = panel.querySelector(`.jp-OutputArea-output[data-mime-type="${stderrMime}"]`);
     return error !== null || prompts.every(prompt => /^\[\d+\]:$/.test(prompt));
 }"""
-SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
-
 
 @dataclass
 class LabServer:
@@ -210,13 +210,17 @@ def solution_sources(source_notebook: Path) -> dict[str, str]:
     notebook = nbformat.read(source_notebook, as_version=4)
     answers = {}
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
+        if cells.is_answer(cell):
             lines = cell.source.splitlines()
-            answers[meta["grade_id"]] = "\n".join(
-                line for line in lines if not SOLUTION_MARKER.match(line)
+            answers[cells.grade_id(cell)] = "\n".join(
+                line for line in lines if not _solution_marker(line)
             )
     return answers
+
+
+def _solution_marker(line: str) -> bool:
+    """A line nbgrader's ClearSolutions takes as a delimiter."""
+    return cells.BEGIN_SOLUTION in line or cells.END_SOLUTION in line
 
 
 def cell_indices(notebook_path: Path, predicate) -> dict[str, int]:
@@ -231,18 +235,17 @@ def cell_indices(notebook_path: Path, predicate) -> dict[str, int]:
 
 def is_answer_cell(cell) -> bool:
     """A cell the student writes in: code to implement or a written (markdown) answer."""
-    return bool(cell.metadata["nbgrader"].get("solution"))
+    return cells.is_answer(cell)
 
 
 def is_test_cell(cell) -> bool:
     """An autograded test cell (locked code with points)."""
-    meta = cell.metadata["nbgrader"]
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+    return cells.is_test(cell)
 
 
 def is_graded_cell(cell) -> bool:
-    """Any cell that earns points: test cells and manually graded answers."""
-    return bool(cell.metadata["nbgrader"].get("grade"))
+    """A cell nbgrader's Validate checks: test cells and manually graded answers (not tasks)."""
+    return cells.is_test(cell) or (cells.is_answer(cell) and cells.is_graded(cell))
 
 
 class NotebookPage:

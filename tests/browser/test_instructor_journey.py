@@ -23,6 +23,7 @@ import nbformat
 import pytest
 from labdriver import UI_TIMEOUT_MS, start_lab, stop_lab
 
+from instructor.cells import is_answer, is_graded
 from instructor.collect import Kind, collect_zip
 from instructor.course import SOURCE_ROOT, find_assignment, notebook_names, setup_course
 from instructor.example_class import build_example_class
@@ -60,9 +61,7 @@ def written_answers(source: Path) -> dict[str, float]:
     return {
         cell.metadata.nbgrader["grade_id"]: float(cell.metadata.nbgrader["points"])
         for cell in nbformat.read(source, as_version=4).cells
-        if cell.cell_type == "markdown"
-        and cell.metadata.get("nbgrader", {}).get("grade")
-        and cell.metadata.get("nbgrader", {}).get("solution")
+        if cell.cell_type == "markdown" and is_answer(cell) and is_graded(cell)
     }
 
 
