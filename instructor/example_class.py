@@ -20,6 +20,7 @@ import nbformat
 from course_utils import PUBLISHED_DIFFERENCE_1D, PUBLISHED_DIFFERENCE_N_BUGGY
 from instructor.cells import BEGIN_SOLUTION, END_SOLUTION, grade_id, is_answer, is_test
 from instructor.course import CONFIG_FILE, notebook_names
+from instructor.limits import MAX_KERNEL_MESSAGE_BYTES
 
 # The function the wrong_types student breaks, and the published numbers the
 # hard_coded student pastes instead of computing them.
@@ -157,8 +158,9 @@ for _name, _value in list(globals().items()):
             and not _name.startswith("_"):
         globals()[_name] = _swelling(_value, {sizes})
 """
-# The example class's swelling student: 200 messages of 1 MiB, then one over the size cap.
-SWELL_SIZES = [2**20] * 200 + [16 * 2**20]
+# The example class's swelling student: 200 messages of 1 MiB, then one over the cap on a
+# kernel's message (twice it, so the cap, not a rounding, refuses it).
+SWELL_SIZES = [2**20] * 200 + [2 * MAX_KERNEL_MESSAGE_BYTES]
 # 64 files of 16 MiB less a byte (under the file-size cap) in the work folder: 1 GiB.
 FILL_THE_DISK = """
 try:
