@@ -21,6 +21,7 @@ from course_utils import (
     PUBLISHED_DIFFERENCE_N_CORRECT,
     CheckFailed,
 )
+from instructor import cells as roles
 
 SOURCE = Path(__file__).resolve().parent.parent / "notebooks" / "gradient_checking"
 NOTEBOOKS = sorted(SOURCE.glob("*.ipynb"))
@@ -90,19 +91,19 @@ def test_test_cells_are_well_formed(name):
     """One docstring line first, a visible check, hidden tests, and no bare number at the end."""
     for cell in _read(name).cells:
         meta = _nbgrader(cell)
-        if not (meta.get("grade") and cell.cell_type == "code"):
+        if not roles.is_test(cell):
             continue
         tree = ast.parse(cell.source)
         first, last = tree.body[0], tree.body[-1]
         assert isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
         assert "\n" not in first.value.value.strip(), meta["grade_id"]
         assert "_test(" in cell.source, f"{meta['grade_id']} has no visible check"
-        assert "### BEGIN HIDDEN TESTS" in cell.source, f"{meta['grade_id']} has no hidden tests"
+        assert roles.hidden_lines(cell.source), f"{meta['grade_id']} has no hidden tests"
         # nbgrader takes a trailing number as the score; our cells end in hidden.finish().
         assert ast.unparse(last) == "hidden.finish()", meta["grade_id"]
         # Hidden lines run student code only through the runner, so a failure can never raise
         # from, and be quoted by, the cell itself; and they hand it named functions only.
-        hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+        hidden = "\n".join(roles.hidden_lines(cell.source))
         assert "assert " not in hidden, meta["grade_id"]
         assert "lambda" not in cell.source, meta["grade_id"]
 
@@ -135,20 +136,19 @@ def test_test_cells_use_no_demo_variables_and_never_call_student_code(name):
     allowed = set(dir(builtins)) | set(course_utils.__all__) | {"np"}
     student = set()
     for cell in cells:
-        meta = _nbgrader(cell)
-        if cell.cell_type != "code" or meta.get("grade"):
+        if not (roles.is_autograded_answer(cell) or roles.is_given(cell)):
             continue
         tree = ast.parse(cell.source)
-        if meta.get("solution"):
+        if roles.is_autograded_answer(cell):
             student.update(n.name for n in tree.body if isinstance(n, ast.FunctionDef))
-        elif meta.get("locked") and _is_definitions_only(tree):
+        elif _is_definitions_only(tree):
             allowed |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
             allowed |= _defined_names(ast.Module(
                 [n for n in tree.body if not isinstance(n, ast.FunctionDef)], []))
     allowed |= student
     for cell in cells:
         meta = _nbgrader(cell)
-        if not (meta.get("grade") and cell.cell_type == "code"):
+        if not roles.is_test(cell):
             continue
         tree = ast.parse(cell.source)
         own = _defined_names(tree)
@@ -187,9 +187,11 @@ def test_grade_ids_are_unique_descriptive_and_instructions_locked():
 def test_points_and_manually_graded_answers():
     points = {}
     for name in GRADED:
-        cells = [_nbgrader(c) for c in _read(name).cells]
-        auto = sum(m["points"] for m in cells if m.get("grade") and not m.get("solution"))
-        manual = sum(m["points"] for m in cells if m.get("grade") and m.get("solution"))
+        cells = _read(name).cells
+        auto = sum(_nbgrader(c)["points"] for c in cells if roles.is_test(c))
+        manual = sum(
+            _nbgrader(c)["points"] for c in cells if roles.is_answer(c) and roles.is_graded(c)
+        )
         points[name] = (auto, manual)
     assert all(auto >= 4 for auto, _ in points.values()), points
     # Notebooks 1, 3 and 4 have written questions; notebook 2 is all code.
