@@ -7,6 +7,7 @@ import nbformat
 import pytest
 from nbgrader.validator import Validator
 
+from instructor import cells
 from instructor.release import generate_release
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,25 +42,29 @@ def test_committed_release_matches_a_fresh_regeneration(fresh_release):
     assert (RELEASE.parent / "README.md").read_text().startswith("# release/ (generated")
 
 
+# nbgrader's solution and hidden-test delimiters: none survives the release.
+DELIMITERS = (cells.BEGIN_SOLUTION, cells.END_SOLUTION, cells.BEGIN_HIDDEN, cells.END_HIDDEN)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_release_has_no_solutions_hidden_tests_or_outputs(name):
     source = {_meta(c).get("grade_id"): c for c in _cells(SOURCE / name) if _meta(c)}
     for cell in _cells(RELEASE / name):
         text = cell.source
-        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+        assert not any(marker in text for marker in DELIMITERS), text[:80]
         for method in ("close", "equal", "satisfies"):
             assert f"hidden.{method}(" not in text
         assert "_reference_backward" not in text
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
         meta = _meta(cell)
-        if meta.get("solution") and cell.cell_type == "code":
+        if cells.is_answer(cell) and cell.cell_type == "code":
             assert "raise NotImplementedError()" in text
             # The signature and docstring stay; only the solution region became a stub.
             assert text.split('"""')[0] == source[meta["grade_id"]].source.split('"""')[0]
-        if meta.get("solution") and cell.cell_type == "markdown":
+        if cells.is_answer(cell) and cell.cell_type == "markdown":
             assert text.strip() == "YOUR ANSWER HERE"
-        if meta.get("locked"):
+        if cells.is_locked(cell):
             assert cell.metadata.get("editable") is False
             assert cell.metadata.get("deletable") is False
 
