@@ -386,9 +386,10 @@ class _Guard:
         return f"a value of type {wire.type_name(data)}"
 
     def refuse(self, why):
-        problem = (
+        problem = RunProblem(
+            "callback_abuse",
             f"{self.name} called a function the grader handed it with arguments its test "
-            f"does not use ({why}): refused"
+            f"does not use ({why}): refused",
         )
         if problem not in self.problems and len(self.problems) < 5:
             self.problems.append(problem)

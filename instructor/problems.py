@@ -51,6 +51,8 @@ WORDS = {
     "limit": "{notebook}: {detail}",
     "kernel_died": "{notebook}: {detail}",
     "judge_error": "{notebook}: {detail}",
+    # a grader function asked for what its test does not use, or after its call was over
+    "callback_abuse": "{notebook}: {detail}",
     "answer_errors": "errors in answer cells of {notebook}: {detail}",
     "no_feedback": "{notebook}: feedback could not be generated ({detail})",
     # The grading of the student as a whole

@@ -44,11 +44,11 @@ NAMED_PER_GROUP = 40
 # How many of the slowest students the page names.
 SLOWEST_SHOWN = 10
 # Status groups, in the order the page lists them; a problem's kind maps to one.
-TIMEOUT, REPAIR, LIMIT, OPT_OUT, MISSING, ANSWERS, GRADER, OTHER = (
-    "time-outs", "repairs", "limits", "sandbox opt-out", "missing or unreadable",
-    "errors in answer cells", "grader errors", "other",
+TIMEOUT, REPAIR, LIMIT, ABUSE, OPT_OUT, MISSING, ANSWERS, GRADER, OTHER = (
+    "time-outs", "repairs", "limits", "misuse of the grader's functions", "sandbox opt-out",
+    "missing or unreadable", "errors in answer cells", "grader errors", "other",
 )
-GROUPS = [TIMEOUT, LIMIT, REPAIR, MISSING, ANSWERS, GRADER, OPT_OUT, OTHER]
+GROUPS = [TIMEOUT, LIMIT, ABUSE, REPAIR, MISSING, ANSWERS, GRADER, OPT_OUT, OTHER]
 FIGURE_DPI = 100
 # Colours of passed and failed checks (colour-blind safe pair), and of histograms.
 PASS_COLOUR, FAIL_COLOUR, BAR_COLOUR = "#1b7837", "#c2185b", "#4c72b0"
@@ -202,6 +202,7 @@ def student_record(student_id: str, entry: Mapping | None) -> StudentRecord:
 GROUP_KINDS = {
     TIMEOUT: ["timeout"],
     LIMIT: ["limit", "kernel_died"],
+    ABUSE: ["callback_abuse"],
     REPAIR: ["test_edited", "test_deleted", "points_restored", "metadata_restored",
              "metadata_reset", "duplicate_ignored", "foreign_cell", "cell_type_restored",
              "cell_restored", "other_files"],
