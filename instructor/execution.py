@@ -23,6 +23,7 @@ import json
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,11 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from instructor import judge, sandbox
-from instructor.limits import CELL_TIMEOUT_SECONDS, UNSANDBOXED_OUTPUT_BYTES
+from instructor.limits import (
+    CELL_TIMEOUT_SECONDS,
+    NOTEBOOK_RUN_SECONDS,
+    UNSANDBOXED_OUTPUT_BYTES,
+)
 from instructor.problems import RunProblem
 
 # How long a cell waits for output once its kernel's output channel was cut (none comes).
@@ -86,9 +91,10 @@ class _CappedKernelManager(AsyncKernelManager):
 class _Client(NotebookClient):
     """nbclient with an output cap, and the judge run before the kernel is shut down."""
 
-    def __init__(self, nb, source_nb, output_bytes, **kwargs):
+    def __init__(self, nb, source_nb, output_bytes, run_budget=NOTEBOOK_RUN_SECONDS, **kwargs):
         super().__init__(nb, **kwargs)
         self.source_nb = source_nb
+        self.run_budget = run_budget
         self.output_budget = output_bytes
         self.output_cut = False
         self.problems: list[str] = []
@@ -135,7 +141,15 @@ class _Client(NotebookClient):
         if info is not None and "language_info" in info["content"]:
             self.nb.metadata["language_info"] = info["content"]["language_info"]
         dead = False
+        started = time.monotonic()
         for index, cell in enumerate(self.nb.cells):
+            if time.monotonic() - started > self.run_budget:
+                self.problems.append(RunProblem(
+                    "timeout",
+                    f"the notebook's cells used up their {self.run_budget:.0f} s: "
+                    f"{_cell_name(cell, index)} and the cells after it were not run",
+                ))
+                break
             try:
                 await self.async_execute_cell(
                     cell, index, execution_count=self.code_cells_executed + 1
@@ -291,7 +305,8 @@ def _note_timeout(cell, index, problems):
 
 
 def execute_and_judge(
-    nb, source_nb, *, sandboxed=True, limits=None, timeout=None, hide=()
+    nb, source_nb, *, sandboxed=True, limits=None, timeout=None, hide=(),
+    run_budget=NOTEBOOK_RUN_SECONDS,
 ) -> Run:
     """Run ``nb`` (a student's notebook, sanitized) and judge it against ``source_nb``.
 
@@ -310,6 +325,9 @@ def execute_and_judge(
     hide : iterable of path-like
         Folders the kernel must not see, besides what the sandbox always hides: the grading
         output, the submissions, the source notebooks.
+    run_budget : float, default=NOTEBOOK_RUN_SECONDS
+        Seconds all the cells may take together; the cells left then are not run (a cell
+        started in time may still take its ``timeout``). The judge's calls come after.
 
     Returns
     -------
@@ -340,6 +358,7 @@ def execute_and_judge(
             nb,
             source_nb,
             output_bytes,
+            run_budget,
             km=km,
             kernel_name="python3",
             timeout=timeout,

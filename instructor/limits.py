@@ -12,6 +12,10 @@ CELL_TIMEOUT_SECONDS = 15
 INTERRUPT_GRACE_SECONDS = 5.0
 # What all the calls the tests of one notebook make may take together.
 NOTEBOOK_BUDGET_SECONDS = 240.0
+# What running all of one notebook's cells may take together: past it, the cells left are not
+# run and the status says so. Without it, cells that each stop just short of the cell
+# timeout (a student may add any number) would hold a worker for as long as they like.
+NOTEBOOK_RUN_SECONDS = 300.0
 
 # What the judge takes from the kernel and gives back.
 # What the kernel may ask of the grader's own functions (callbacks) during one call.

@@ -38,6 +38,22 @@ def _first_notebook():
     return nbformat.read(path, as_version=4)
 
 
+def test_cells_that_each_stop_short_of_the_timeout_cannot_hold_the_grader():
+    """Past the notebook's run budget the cells left are not run, and the status says so.
+
+    Each added cell sleeps under the cell timeout, so only a budget for all the cells
+    together stops them; the answers above them are still judged.
+    """
+    source = _first_notebook()
+    nb = _first_notebook()
+    nb.cells += [nbformat.v4.new_code_cell("import time\ntime.sleep(0.5)") for _ in range(6)]
+    nb.cells.append(nbformat.v4.new_code_cell("print('reached the last cell')"))
+    run = execution.execute_and_judge(nb, source, sandboxed=False, timeout=10, run_budget=1)
+    assert any("were not run" in problem and problem.kind == "timeout" for problem in run.problems)
+    assert nb.cells[-1].outputs == []
+    assert run.verdicts and all(verdict.passed for verdict in run.verdicts), run.problems
+
+
 def test_a_kernel_that_dies_at_once_is_reported_and_leaves_nothing_failing_behind(monkeypatch):
     """A dead kernel is judged in moments; no client thread may fail after the judge closed it.
 
@@ -51,7 +67,7 @@ def test_a_kernel_that_dies_at_once_is_reported_and_leaves_nothing_failing_behin
         nb = _first_notebook()
         imports = next(c for c in nb.cells if c.cell_type == "code" and "import" in c.source)
         imports.source += "\nimport os\nos._exit(1)"
-        run = execution.execute_and_judge(nb, source, sandboxed=False, timeout=10)
+        run = execution.execute_and_judge(nb, source, sandboxed=False, timeout=10, run_budget=1)
         assert any("kernel died" in problem for problem in run.problems), run.problems
         assert all(not verdict.passed for verdict in run.verdicts)
     for thread in threading.enumerate():
