@@ -51,6 +51,11 @@ MAX_COPIED_ENTRIES = 1000
 # What the grader reads and writes.
 # A submitted notebook larger than this is not read (the course's are a few hundred kB).
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+# A submitted notebook with more cells than this is not read (the course's have under 60).
+# Each cell costs the grader time and feedback pages size of its own, so many tiny cells
+# cost far more than their bytes: 100,000 cells (7 MB) took 50 s to grade and 26 MB of
+# feedback, where the notebook alone takes a few seconds.
+MAX_NOTEBOOK_CELLS = 2000
 # Each student-controlled part of a status (a file name, an exception's message) is cut to
 # this, so that it cannot crowd out the rest.
 MAX_DETAIL_CHARS = 200

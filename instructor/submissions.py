@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 
 from instructor.cells import grade_id, is_answer, meta
-from instructor.limits import MAX_NOTEBOOK_BYTES
+from instructor.limits import MAX_NOTEBOOK_BYTES, MAX_NOTEBOOK_CELLS
 from instructor.problems import Problem, printable
 
 SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
@@ -60,7 +60,8 @@ def read_notebook(path: Path, name: str) -> tuple[nbformat.NotebookNode | None, 
     """Read the notebook at ``path``: ``(notebook, None)``, or ``(None, why not)``.
 
     Any bytes may be there: not UTF-8, not JSON, JSON nested too deep to parse, JSON that
-    is no notebook. The file must be a regular file under the size cap.
+    is no notebook. The file must be a regular file under the size cap, with at most
+    :data:`~instructor.limits.MAX_NOTEBOOK_CELLS` cells.
     """
     if Path(path).is_symlink():
         return None, Problem("symlink", name)
@@ -73,9 +74,13 @@ def read_notebook(path: Path, name: str) -> tuple[nbformat.NotebookNode | None, 
     except UnicodeDecodeError:
         return None, Problem("not_utf8", name)
     try:
-        json.loads(text)
+        data = json.loads(text)
     except (ValueError, RecursionError):  # JSONDecodeError, or brackets nested too deep
         return None, Problem("not_json", name)
+    cells = data.get("cells") if isinstance(data, dict) else None
+    if isinstance(cells, list) and len(cells) > MAX_NOTEBOOK_CELLS:
+        detail = f"{len(cells)} cells; a notebook may have at most {MAX_NOTEBOOK_CELLS}"
+        return None, Problem("not_notebook", name, detail)
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)

@@ -56,6 +56,24 @@ def test_what_is_no_notebook_is_named(tmp_path, content, kind):
     assert nb is None and problem.kind == kind and problem.notebook == NAME
 
 
+def test_a_notebook_of_too_many_cells_is_not_read_and_one_at_the_cap_is(release, tmp_path):
+    """Tiny cells by the thousand cost the grader far more than their bytes: a cap on cells."""
+    from instructor.limits import MAX_NOTEBOOK_CELLS
+
+    nb = copy.deepcopy(release)
+    added = MAX_NOTEBOOK_CELLS - len(nb.cells)
+    nb.cells += [nbformat.v4.new_markdown_cell("x") for _ in range(added)]
+    path = tmp_path / NAME
+    nbformat.write(nb, path)
+    read, problem = read_notebook(path, NAME)
+    assert problem is None and len(read.cells) == MAX_NOTEBOOK_CELLS
+    nb.cells.append(nbformat.v4.new_markdown_cell("one too many"))
+    nbformat.write(nb, path)
+    read, problem = read_notebook(path, NAME)
+    assert read is None and problem.kind == "not_notebook" and problem.notebook == NAME
+    assert f"{MAX_NOTEBOOK_CELLS + 1} cells" in problem.detail
+
+
 def test_a_link_a_folder_and_nothing_are_named(tmp_path):
     assert read_notebook(tmp_path / NAME, NAME)[1] == Problem("missing", NAME)
     (tmp_path / NAME).mkdir()
