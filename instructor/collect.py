@@ -28,12 +28,14 @@ silently, and a notebook already in ``DIR`` is only replaced with a line saying 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import hashlib
 import os
 import re
 import stat
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -417,9 +419,18 @@ def _place(download, info, name, submissions, student_id, assignment, notebook, 
                 f"the copy already in {folder} differed; now the download's {shown(name)}",
             ))
     if changed:
-        tmp = folder / f".{notebook}.collect-tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        # A new file of a name nobody chose (O_EXCL): a link planted at a fixed temporary
+        # name would have taken the bytes wherever it points, and then the notebook's place.
+        handle, tmp = tempfile.mkstemp(prefix=f".{notebook}.", suffix=".collect-tmp", dir=folder)
+        try:
+            with os.fdopen(handle, "wb") as written:
+                written.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     summary.placed.append(Placed(student_id, notebook, shown(name), changed))
 
 

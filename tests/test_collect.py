@@ -168,6 +168,22 @@ def test_a_huge_member_is_not_read(tmp_path):
     assert not (tmp_path / "subs").exists()
 
 
+def test_a_link_planted_in_a_students_folder_takes_no_bytes_out_of_it(tmp_path):
+    """Whatever names a student's folder holds, collect writes only its notebook's place."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"the instructor's file")
+    folder = tmp_path / "subs" / "s001" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    for name in (f".{FIRST}.collect-tmp", f".{FIRST}.tmp", f"{FIRST}.tmp"):
+        (folder / name).symlink_to(outside)
+    archive = zip_of(tmp_path / "a.zip", {f"lovelaceada_1001_1_{FIRST}": b"notebook bytes"})
+    summary = collect_zip(archive, write_roster(tmp_path / "r.csv"), tmp_path / "subs")
+    assert outside.read_bytes() == b"the instructor's file"
+    assert not (folder / FIRST).is_symlink() and (folder / FIRST).read_bytes() == b"notebook bytes"
+    assert [placed.notebook for placed in summary.placed] == [FIRST]
+    assert sorted(p.name for p in folder.iterdir() if not p.is_symlink()) == [FIRST]
+
+
 def test_a_moodle_download_in_folders_or_flat(tmp_path):
     archive = zip_of(tmp_path / "moodle.zip", {
         f"Ada Lovelace_1001_assignsubmission_file_/{FIRST}": b"ada",
